@@ -1,0 +1,35 @@
+/**
+ * After-response timing. With `AfterResponse.middleware` applied, a task submitted while a request
+ * is handled is *held* and released only when the response has been fully written to the socket
+ * (Node's `ServerResponse` `close` event with `writableFinished`). If the client goes away first,
+ * the task is released anyway unless it asked for `onAbort: "drop"`.
+ *
+ * A request that submits nothing pays one FiberRef write: the response is looked up and its
+ * listener attached on the first submit of that request.
+ *
+ * @example
+ * ```ts
+ * HttpRouter.empty.pipe(
+ *   HttpRouter.post("/signup", signup),
+ *   HttpServer.serve(AfterResponse.middleware),
+ *   Layer.provide(Executor.layerMemory())
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { HttpApp } from "@effect/platform"
+import { Effect, FiberRef } from "effect"
+import { withinRequest } from "./internal/requestMarker.js"
+
+/**
+ * Marks every request so that tasks submitted while it is handled run after its response.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+  // Each request has a fiber of its own, so the mark needs no restore (cheaper than `locally`).
+  Effect.zipRight(markRequest, app)
+
+const markRequest = FiberRef.set(withinRequest, true)

@@ -1,0 +1,225 @@
+/**
+ * The `Executor` service: submit work from a handler, get a `TaskHandle` back at once, and poll,
+ * await or interrupt it later. Every layer provides it; its `reliability` says which promise the
+ * running layer keeps. There is no `shutdown`: the executor lives exactly as long as its layer.
+ *
+ * @example
+ * ```ts
+ * const signup = Effect.gen(function*() {
+ *   const handle = yield* Executor.submit(Effect.log("warm the cache"))
+ *   return yield* HttpServerResponse.json({ task: TaskHandle.encode(handle) })
+ * })
+ *
+ * HttpRouter.empty.pipe(
+ *   HttpRouter.post("/signup", signup),
+ *   HttpServer.serve(AfterResponse.middleware),
+ *   Layer.provide(Executor.layerMemory({ concurrency: 16 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
+import type { SubmitError, TaskFailed, TaskInterrupted, TaskNotFound } from "./ExecutorError.js"
+import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
+import type * as Task from "./Task.js"
+import type * as TaskHandle from "./TaskHandle.js"
+import type * as TaskStatus from "./TaskStatus.js"
+
+/**
+ * The promise a layer keeps: `"volatile"` (runs once unless the process dies) or `"durable"`
+ * (runs to completion once `submit` has returned, across crashes).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reliability = "volatile" | "durable"
+
+/**
+ * Options of one `submit`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubmitOptions {
+  /** A second submit with the same key, while the first task is retained, returns the first handle. */
+  readonly idempotencyKey?: string | undefined
+  /** Wait this long after release before queueing. */
+  readonly delay?: Duration.DurationInput | undefined
+  /** Queue no earlier than this instant (epoch milliseconds or a `Date`). Wins over `delay`. */
+  readonly runAt?: Date | number | undefined
+  /** Higher runs first among queued tasks; ties run in submission order. Default 0. */
+  readonly priority?: number | undefined
+  /** A named lane with its own concurrency, declared in the layer's `queues`. */
+  readonly queue?: string | undefined
+  /**
+   * `"after-response"` (the default) holds the task until the current request's response is
+   * written; outside a request, or with `"now"`, the task is queued at once.
+   */
+  readonly when?: "after-response" | "now" | undefined
+  /** Overrides the task's `onAbort`: what happens when the client goes away mid-response. */
+  readonly onAbort?: Task.OnAbort | undefined
+  /** A name for a plain effect, used in spans and logs. Task calls use the task's name. */
+  readonly name?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Executor {
+  /** The level this layer guarantees. */
+  readonly reliability: Reliability
+  /**
+   * Submits a task call or any effect and returns its handle at once. The effect runs with the
+   * submitter's context (services, logger, clock); `R` is what it needs from there.
+   */
+  readonly submit: {
+    <T extends Task.Task.Any>(
+      call: Task.TaskCall<T>,
+      options?: SubmitOptions
+    ): Effect.Effect<TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>, SubmitError, Task.Task.Context<T>>
+    <A, E, R>(
+      effect: Effect.Effect<A, E, R>,
+      options?: SubmitOptions
+    ): Effect.Effect<TaskHandle.TaskHandle<A, E>, SubmitError, R>
+  }
+  /** Where the task stands now. */
+  readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<TaskStatus.TaskStatus<A, E>, TaskNotFound>
+  /** Waits for the task to finish and returns its value, or fails with its error. */
+  readonly await: <A, E>(
+    handle: TaskHandle.TaskHandle<A, E>
+  ) => Effect.Effect<A, E | TaskFailed | TaskInterrupted | TaskNotFound>
+  /** Stops the task: a held or queued one never starts; a running one is interrupted (its finalizers run). */
+  readonly interrupt: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<void, TaskNotFound>
+}
+
+/**
+ * The `Executor` service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Executor: Context.Tag<Executor, Executor> = Context.GenericTag<Executor>("effect-executor/Executor")
+
+/**
+ * Submits with the `Executor` in context. See `Executor.submit`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submit: {
+  <T extends Task.Task.Any>(
+    call: Task.TaskCall<T>,
+    options?: SubmitOptions
+  ): Effect.Effect<
+    TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>,
+    SubmitError,
+    Executor | Task.Task.Context<T>
+  >
+  <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ): Effect.Effect<TaskHandle.TaskHandle<A, E>, SubmitError, Executor | R>
+} = (task: any, options?: SubmitOptions) => Effect.flatMap(Executor, (executor) => executor.submit(task, options))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const status = <A, E>(
+  handle: TaskHandle.TaskHandle<A, E>
+): Effect.Effect<TaskStatus.TaskStatus<A, E>, TaskNotFound, Executor> =>
+  Effect.flatMap(Executor, (executor) => executor.status(handle))
+
+const await_ = <A, E>(
+  handle: TaskHandle.TaskHandle<A, E>
+): Effect.Effect<A, E | TaskFailed | TaskInterrupted | TaskNotFound, Executor> =>
+  Effect.flatMap(Executor, (executor) => executor.await(handle))
+
+export {
+  /**
+   * Waits for the task behind `handle` and returns its value.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  await_ as await
+}
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const interrupt = <A, E>(handle: TaskHandle.TaskHandle<A, E>): Effect.Effect<void, TaskNotFound, Executor> =>
+  Effect.flatMap(Executor, (executor) => executor.interrupt(handle))
+
+/**
+ * Options of the in-memory executor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MemoryOptions {
+  /** Tasks running at once, over all queues. Default 16. */
+  readonly concurrency?: number | undefined
+  /** Named lanes, each with its own concurrency limit (within the global one). */
+  readonly queues?: Readonly<Record<string, { readonly concurrency: number }>> | undefined
+  /** Held, delayed and queued tasks allowed before `submit` fails with `ExecutorBusy`. Default 10,000. */
+  readonly maxBacklog?: number | undefined
+  /** How long finished tasks stay visible to `status` and `await`. Default 1 hour. */
+  readonly retention?: Duration.DurationInput | undefined
+  /** The most finished tasks kept for `status` and `await`; the oldest go first. Default 10,000. */
+  readonly maxRetained?: number | undefined
+  /** When the layer closes: how long running and queued tasks may still finish. Default 30 seconds. */
+  readonly drainTimeout?: Duration.DurationInput | undefined
+}
+
+const positiveInteger = (name: string, value: number): number => {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`Executor: "${name}" must be a positive integer, got ${value}`)
+  }
+  return value
+}
+
+/** @internal */
+export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Supervisor, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const queues: Record<string, { concurrency: number }> = {}
+    for (const [name, lane] of Object.entries(options.queues ?? {})) {
+      queues[name] = { concurrency: positiveInteger(`queues.${name}.concurrency`, lane.concurrency) }
+    }
+    return makeSupervisor({
+      concurrency: positiveInteger("concurrency", options.concurrency ?? 16),
+      queues,
+      maxBacklog: positiveInteger("maxBacklog", options.maxBacklog ?? 10_000),
+      retention: Duration.decode(options.retention ?? "1 hour"),
+      maxRetained: positiveInteger("maxRetained", options.maxRetained ?? 10_000),
+      drainTimeout: Duration.decode(options.drainTimeout ?? "30 seconds")
+    })
+  })
+
+/** @internal */
+export const fromSupervisor = (supervisor: Supervisor): Executor => ({
+  reliability: "volatile",
+  submit: ((task: any, options?: SubmitOptions) => supervisor.submit(task, options)) as Executor["submit"],
+  status: (handle) => supervisor.status(handle),
+  await: (handle) => supervisor.await(handle) as Effect.Effect<any, any>,
+  interrupt: (handle) => supervisor.interrupt(handle)
+})
+
+/**
+ * The volatile executor: tasks live in memory and run exactly once unless the process dies.
+ * Accepts any effect and task calls.
+ *
+ * @example
+ * ```ts
+ * Layer.provide(server, Executor.layerMemory({ concurrency: 16, queues: { reports: { concurrency: 2 } } }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory = (options?: MemoryOptions): Layer.Layer<Executor> =>
+  Layer.scoped(Executor, Effect.map(makeMemory(options), fromSupervisor))

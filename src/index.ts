@@ -1,0 +1,21 @@
+/**
+ * effect-executor: run work after the response has been sent, volatile in memory or durable on
+ * SQLite or PostgreSQL, typed end to end.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as AfterResponse from "./AfterResponse.js"
+/** @since 0.1.0 */
+export * as DurableExecutor from "./DurableExecutor.js"
+/** @since 0.1.0 */
+export * as Executor from "./Executor.js"
+/** @since 0.1.0 */
+export * as ExecutorError from "./ExecutorError.js"
+/** @since 0.1.0 */
+export * as Task from "./Task.js"
+/** @since 0.1.0 */
+export * as TaskHandle from "./TaskHandle.js"
+/** @since 0.1.0 */
+export * as TaskStatus from "./TaskStatus.js"

@@ -1,0 +1,543 @@
+import { HttpServerRequest } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type { Clock, Schedule, Scope } from "effect"
+import {
+  Cause,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberRefs,
+  ParseResult,
+  Option,
+  Runtime,
+  Schema,
+  Tracer
+} from "effect"
+import type { ServerResponse } from "node:http"
+import type { SubmitOptions } from "../Executor.js"
+import {
+  ExecutorBusy,
+  ExecutorClosed,
+  InvalidOptions,
+  InvalidPayload,
+  type SubmitError,
+  TaskFailed,
+  TaskInterrupted,
+  TaskNotFound,
+  UnknownQueue
+} from "../ExecutorError.js"
+import * as Task from "../Task.js"
+import * as TaskHandle from "../TaskHandle.js"
+import * as TaskStatus from "../TaskStatus.js"
+import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
+import { withinRequest } from "./requestMarker.js"
+import { TaskHeap } from "./taskHeap.js"
+
+/** @internal */
+export interface SupervisorConfig {
+  readonly concurrency: number
+  readonly queues: Readonly<Record<string, { readonly concurrency: number }>>
+  readonly maxBacklog: number
+  readonly retention: Duration.Duration
+  readonly maxRetained: number
+  readonly drainTimeout: Duration.Duration
+}
+
+type State = "Held" | "Delayed" | "Queued" | "Running" | "Succeeded" | "Failed" | "Interrupted"
+
+interface Lane {
+  readonly name: string
+  readonly concurrency: number
+  running: number
+  readonly heap: TaskHeap<Entry>
+}
+
+/** One submitted task, from submit until its retention ends. */
+class Entry {
+  state: State = "Held"
+  attempt = 0
+  heapIndex = -1
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  timer: Fiber.RuntimeFiber<void> | undefined = undefined
+  value: unknown = undefined
+  error: unknown = undefined
+  waiters: Array<() => void> | undefined = undefined
+  finishedAt = 0
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly lane: Lane,
+    readonly priority: number,
+    readonly seq: number,
+    public body: Effect.Effect<unknown, unknown> | undefined,
+    readonly retry: Schedule.Schedule<unknown, any> | undefined,
+    readonly timeout: Duration.Duration | undefined,
+    readonly onAbort: Task.OnAbort,
+    public runtime: Runtime.Runtime<never> | undefined,
+    readonly parentSpan: Tracer.AnySpan | undefined,
+    readonly delayMillis: number,
+    readonly idempotencyKey: string | undefined
+  ) {}
+
+  get finished(): boolean {
+    return this.state === "Succeeded" || this.state === "Failed" || this.state === "Interrupted"
+  }
+}
+
+/**
+ * The in-memory supervisor: a registry of entries, one heap per queue, and counters. All of its
+ * bookkeeping is synchronous, so a Node `close` callback can release a request's held tasks in one
+ * step; the only fibers are the ones running tasks (and one timer per delayed task).
+ *
+ * @internal
+ */
+export class Supervisor {
+  private readonly registry = new Map<string, Entry>()
+  private readonly byKey = new Map<string, string>()
+  /** Unfinished entries: held, delayed, queued and running. */
+  private readonly live = new Set<Entry>()
+  /** Finished entries in the order they finished, for retention. */
+  private finishedOrder: Array<Entry> = []
+  private finishedHead = 0
+  private readonly lanes = new Map<string, Lane>()
+  private readonly defaultLane: Lane
+  private readonly singleLane: boolean
+  private readonly heldByResponse = new WeakMap<ServerResponse, Array<Entry>>()
+  private pending = 0
+  private running = 0
+  private seq = 0
+  private closed = false
+  private stopped = false
+  private onDrained: (() => void) | undefined = undefined
+  private readonly retentionMillis: number
+
+  constructor(readonly config: SupervisorConfig, private readonly clock: Clock.Clock) {
+    this.defaultLane = { name: "default", concurrency: config.concurrency, running: 0, heap: new TaskHeap() }
+    this.lanes.set("default", this.defaultLane)
+    for (const [name, lane] of Object.entries(config.queues)) {
+      if (name === "default") continue
+      this.lanes.set(name, { name, concurrency: lane.concurrency, running: 0, heap: new TaskHeap() })
+    }
+    this.singleLane = this.lanes.size === 1
+    this.retentionMillis = Duration.toMillis(config.retention)
+  }
+
+  /** Number of entries in the registry, finished or not. */
+  get size(): number {
+    return this.registry.size
+  }
+
+  submit(
+    task: Effect.Effect<unknown, unknown, unknown> | Task.TaskCall.Any,
+    options: SubmitOptions | undefined
+  ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> {
+    return Effect.withFiberRuntime((fiber) => {
+      if (this.closed) return Effect.fail(new ExecutorClosed())
+      const key = options?.idempotencyKey
+      if (key !== undefined) {
+        const existing = this.byKey.get(key)
+        if (existing !== undefined) return Effect.succeed(TaskHandle.unsafeMake(existing))
+      }
+      if (this.pending >= this.config.maxBacklog) {
+        return Effect.fail(new ExecutorBusy({ maxBacklog: this.config.maxBacklog }))
+      }
+
+      let name: string
+      let body: Effect.Effect<unknown, unknown>
+      let def: Task.Task.Any | undefined
+      if (Task.isTaskCall(task)) {
+        def = task.task
+        const valid = Schema.validateEither(def.payload as Schema.Schema<unknown, unknown, never>)(task.payload)
+        if (Either.isLeft(valid)) {
+          return Effect.fail(
+            new InvalidPayload({ task: def.name, reason: ParseResult.TreeFormatter.formatErrorSync(valid.left) })
+          )
+        }
+        name = def.name
+        body = def.run(valid.right) as Effect.Effect<unknown, unknown>
+      } else {
+        name = options?.name ?? "effect"
+        body = task as Effect.Effect<unknown, unknown>
+      }
+
+      const queue = options?.queue ?? def?.queue
+      const lane = queue === undefined ? this.defaultLane : this.lanes.get(queue)
+      if (lane === undefined) return Effect.fail(new UnknownQueue({ queue: queue! }))
+      const priority = options?.priority ?? def?.priority ?? 0
+      if (!Number.isFinite(priority)) return Effect.fail(new InvalidOptions({ reason: "priority must be finite" }))
+      const delayMillis = this.delayOf(options)
+      if (delayMillis === undefined) {
+        return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
+      }
+
+      const inRequest = fiber.getFiberRef(withinRequest)
+      let fiberRefs = fiber.getFiberRefs()
+      if (inRequest) {
+        // A task runs outside the request: what it submits must not be held on this response.
+        fiberRefs = FiberRefs.updateAs(fiberRefs, { fiberId: fiber.id(), fiberRef: withinRequest, value: false })
+      }
+      const context = fiber.currentContext
+      const runtime = Runtime.make({ context, fiberRefs, runtimeFlags: Runtime.defaultRuntimeFlags })
+      const parentSpan = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+
+      const entry = new Entry(
+        randomTaskId(),
+        name,
+        lane,
+        priority,
+        this.seq++,
+        body,
+        def?.retry,
+        def?.timeout,
+        options?.onAbort ?? def?.onAbort ?? "run",
+        runtime as Runtime.Runtime<never>,
+        parentSpan,
+        delayMillis,
+        key
+      )
+      this.registry.set(entry.id, entry)
+      if (key !== undefined) this.byKey.set(key, entry.id)
+      this.live.add(entry)
+      this.pending++
+
+      const response = inRequest && options?.when !== "now" ? responseOf(context) : undefined
+      if (response !== undefined && !response.closed) this.hold(entry, response)
+      else this.release(entry)
+      return Effect.succeed(TaskHandle.unsafeMake(entry.id))
+    })
+  }
+
+  status(handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<TaskStatus.TaskStatus<any, any>, TaskNotFound> {
+    return Effect.suspend(() => {
+      const entry = this.lookup(handle)
+      if (entry === undefined) return Effect.fail(new TaskNotFound({ id: String(handle?.id) }))
+      return Effect.succeed(statusOf(entry))
+    })
+  }
+
+  await(
+    handle: TaskHandle.TaskHandle<unknown, unknown>
+  ): Effect.Effect<any, TaskFailed | TaskInterrupted | TaskNotFound | unknown> {
+    return Effect.suspend(() => {
+      const entry = this.lookup(handle)
+      if (entry === undefined) return Effect.fail(new TaskNotFound({ id: String(handle?.id) }))
+      if (entry.finished) return resultOf(entry)
+      return Effect.async<unknown, unknown>((resume) => {
+        const waiter = () => resume(resultOf(entry))
+        ;(entry.waiters ??= []).push(waiter)
+        return Effect.sync(() => {
+          const i = entry.waiters?.indexOf(waiter) ?? -1
+          if (i >= 0) entry.waiters!.splice(i, 1)
+        })
+      })
+    })
+  }
+
+  interrupt(handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<void, TaskNotFound> {
+    return Effect.suspend(() => {
+      const entry = this.lookup(handle)
+      if (entry === undefined) return Effect.fail(new TaskNotFound({ id: String(handle?.id) }))
+      if (entry.state === "Running") return Fiber.interrupt(entry.fiber!).pipe(Effect.asVoid)
+      if (!entry.finished) this.cancelPending(entry)
+      return Effect.void
+    })
+  }
+
+  /**
+   * Stops intake, lets held, queued and running tasks finish for `drainTimeout`, then interrupts
+   * whatever is left and waits for those fibers to end.
+   */
+  shutdown(): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      this.closed = true
+      if (this.live.size > 0) {
+        yield* Effect.async<void>((resume) => {
+          this.onDrained = () => resume(Effect.void)
+          if (this.live.size === 0) resume(Effect.void)
+        }).pipe(Effect.timeoutOption(this.config.drainTimeout))
+      }
+      this.stopped = true
+      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (const entry of Array.from(this.live)) {
+        if (entry.state === "Running") fibers.push(entry.fiber!)
+        else this.cancelPending(entry)
+      }
+      yield* Fiber.interruptAll(fibers)
+    })
+  }
+
+  private delayOf(options: SubmitOptions | undefined): number | undefined {
+    if (options?.runAt !== undefined) {
+      const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt
+      if (!Number.isFinite(at)) return undefined
+      return Math.max(0, at - this.clock.unsafeCurrentTimeMillis())
+    }
+    if (options?.delay !== undefined) {
+      const decoded = Duration.decodeUnknown(options.delay)
+      if (Option.isNone(decoded)) return undefined
+      const millis = Duration.toMillis(decoded.value)
+      return Number.isFinite(millis) && millis >= 0 ? millis : undefined
+    }
+    return 0
+  }
+
+  private lookup(handle: TaskHandle.TaskHandle<unknown, unknown>): Entry | undefined {
+    const id = handle?.id
+    if (!isWellFormedTaskId(id)) return undefined
+    const entry = this.registry.get(id)
+    if (entry !== undefined && entry.finished && this.expired(entry, this.clock.unsafeCurrentTimeMillis())) {
+      this.evictFinished()
+      return undefined
+    }
+    return entry
+  }
+
+  private hold(entry: Entry, response: ServerResponse): void {
+    let held = this.heldByResponse.get(response)
+    if (held === undefined) {
+      const group: Array<Entry> = []
+      held = group
+      this.heldByResponse.set(response, group)
+      response.once("close", () => {
+        this.heldByResponse.delete(response)
+        this.releaseHeld(group, !response.writableFinished)
+      })
+    }
+    held.push(entry)
+  }
+
+  /** Hands a finished request's held tasks to the queues in one step. */
+  private releaseHeld(group: ReadonlyArray<Entry>, aborted: boolean): void {
+    for (const entry of group) {
+      if (entry.state !== "Held") continue
+      if (aborted && entry.onAbort === "drop") this.cancelPending(entry)
+      else this.release(entry, false)
+    }
+    this.dispatch()
+  }
+
+  private release(entry: Entry, dispatch = true): void {
+    if (this.stopped) return this.cancelPending(entry)
+    if (entry.delayMillis > 0) {
+      entry.state = "Delayed"
+      entry.timer = Runtime.runFork(
+        entry.runtime!,
+        Effect.sleep(entry.delayMillis).pipe(Effect.zipRight(Effect.sync(() => {
+          entry.timer = undefined
+          this.enqueue(entry, true)
+        })))
+      )
+      return
+    }
+    this.enqueue(entry, dispatch)
+  }
+
+  private enqueue(entry: Entry, dispatch: boolean): void {
+    if (entry.finished) return
+    entry.state = "Queued"
+    entry.lane.heap.push(entry)
+    if (dispatch) this.dispatch()
+  }
+
+  private dispatch(): void {
+    while (!this.stopped && this.running < this.config.concurrency) {
+      const lane = this.singleLane ? this.readyDefaultLane() : this.readyLane()
+      if (lane === undefined) return
+      this.start(lane.heap.pop()!)
+    }
+  }
+
+  private readyDefaultLane(): Lane | undefined {
+    const lane = this.defaultLane
+    return lane.heap.size > 0 && lane.running < lane.concurrency ? lane : undefined
+  }
+
+  /** The lane whose head should run next: the highest priority, then the oldest. */
+  private readyLane(): Lane | undefined {
+    let best: Lane | undefined
+    let bestHead: Entry | undefined
+    for (const lane of this.lanes.values()) {
+      if (lane.running >= lane.concurrency) continue
+      const head = lane.heap.peek()
+      if (head === undefined) continue
+      if (
+        bestHead === undefined || head.priority > bestHead.priority ||
+        (head.priority === bestHead.priority && head.seq < bestHead.seq)
+      ) {
+        best = lane
+        bestHead = head
+      }
+    }
+    return best
+  }
+
+  private start(entry: Entry): void {
+    entry.state = "Running"
+    this.pending--
+    this.running++
+    entry.lane.running++
+    const fiber = Runtime.runFork(entry.runtime!, this.attempts(entry))
+    entry.runtime = undefined
+    entry.body = undefined
+    entry.fiber = fiber
+    fiber.addObserver((exit) => this.onExit(entry, exit))
+  }
+
+  /** The task's body with its timeout, retry schedule and span. */
+  private attempts(entry: Entry): Effect.Effect<unknown, unknown> {
+    const body = entry.body!
+    let attempt: Effect.Effect<unknown, unknown> = entry.retry === undefined
+      ? Effect.sync(() => entry.attempt++).pipe(Effect.zipRight(body))
+      : Effect.suspend(() => {
+        entry.attempt++
+        return body
+      })
+    const timeout = entry.timeout
+    if (timeout !== undefined) {
+      attempt = Effect.timeoutFail(attempt, {
+        duration: timeout,
+        onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
+      })
+    }
+    const retried = entry.retry === undefined ? attempt : Effect.retry(attempt, entry.retry)
+    return Effect.withSpan(retried, `executor.task ${entry.name}`, {
+      root: true,
+      kind: "consumer",
+      links: entry.parentSpan === undefined ? [] : [{ _tag: "SpanLink", span: entry.parentSpan, attributes: { "executor.link": "submitted-by" } }],
+      attributes: { "executor.task.id": entry.id, "executor.task.name": entry.name, "executor.queue": entry.lane.name }
+    })
+  }
+
+  private onExit(entry: Entry, exit: Exit.Exit<unknown, unknown>): void {
+    this.running--
+    entry.lane.running--
+    entry.fiber = undefined
+    if (Exit.isSuccess(exit)) {
+      entry.value = exit.value
+      this.finish(entry, "Succeeded")
+    } else {
+      const failure = Cause.failureOption(exit.cause)
+      if (failure._tag === "Some") {
+        entry.error = failure.value
+        this.finish(entry, "Failed")
+      } else if (Cause.isInterruptedOnly(exit.cause)) {
+        this.finish(entry, "Interrupted")
+      } else {
+        entry.error = new TaskFailed({ reason: "defect", detail: defectMessage(exit.cause) })
+        this.finish(entry, "Failed")
+      }
+    }
+    this.dispatch()
+  }
+
+  /** Ends an entry that is not running (held, delayed or queued) as `Interrupted`. */
+  private cancelPending(entry: Entry): void {
+    if (entry.state === "Queued") entry.lane.heap.remove(entry)
+    if (entry.timer !== undefined) {
+      entry.timer.unsafeInterruptAsFork(entry.timer.id())
+      entry.timer = undefined
+    }
+    this.pending--
+    this.finish(entry, "Interrupted")
+  }
+
+  private finish(entry: Entry, state: "Succeeded" | "Failed" | "Interrupted"): void {
+    entry.state = state
+    entry.finishedAt = this.clock.unsafeCurrentTimeMillis()
+    entry.body = undefined
+    entry.runtime = undefined
+    this.live.delete(entry)
+    this.finishedOrder.push(entry)
+    const waiters = entry.waiters
+    if (waiters !== undefined) {
+      entry.waiters = undefined
+      for (const waiter of waiters) waiter()
+    }
+    this.evictFinished()
+    if (this.closed && this.live.size === 0 && this.onDrained !== undefined) {
+      const drained = this.onDrained
+      this.onDrained = undefined
+      drained()
+    }
+  }
+
+  private expired(entry: Entry, now: number): boolean {
+    return entry.finishedAt + this.retentionMillis <= now
+  }
+
+  /** Drops the oldest finished entries past `maxRetained` or past `retention`. */
+  private evictFinished(): void {
+    const order = this.finishedOrder
+    const now = this.clock.unsafeCurrentTimeMillis()
+    let head = this.finishedHead
+    while (head < order.length) {
+      const oldest = order[head]!
+      if (order.length - head <= this.config.maxRetained && !this.expired(oldest, now)) break
+      this.registry.delete(oldest.id)
+      if (oldest.idempotencyKey !== undefined && this.byKey.get(oldest.idempotencyKey) === oldest.id) {
+        this.byKey.delete(oldest.idempotencyKey)
+      }
+      order[head] = undefined as unknown as Entry
+      head++
+    }
+    if (head > 1024 && head * 2 > order.length) {
+      this.finishedOrder = order.slice(head)
+      head = 0
+    }
+    this.finishedHead = head
+  }
+}
+
+const responseOf = (context: Context.Context<never>): ServerResponse | undefined => {
+  const request = Context.getOption(context as Context.Context<HttpServerRequest.HttpServerRequest>, HttpServerRequest.HttpServerRequest)
+  if (request._tag === "None") return undefined
+  // Requests that do not come from Node's http server have no ServerResponse to listen to.
+  return NodeHttpServerRequest.toServerResponse(request.value) as ServerResponse | undefined
+}
+
+const statusOf = (entry: Entry): TaskStatus.TaskStatus<unknown, unknown> => {
+  switch (entry.state) {
+    case "Held":
+      return TaskStatus.Held()
+    case "Delayed":
+    case "Queued":
+      return TaskStatus.Queued()
+    case "Running":
+      return TaskStatus.Running({ attempt: Math.max(1, entry.attempt) })
+    case "Succeeded":
+      return TaskStatus.Succeeded({ value: entry.value, attempts: entry.attempt })
+    case "Failed":
+      return TaskStatus.Failed({ error: entry.error, attempts: entry.attempt })
+    case "Interrupted":
+      return TaskStatus.Interrupted()
+  }
+}
+
+const resultOf = (entry: Entry): Effect.Effect<unknown, unknown> => {
+  switch (entry.state) {
+    case "Succeeded":
+      return Effect.succeed(entry.value)
+    case "Failed":
+      return Effect.fail(entry.error)
+    default:
+      return Effect.fail(new TaskInterrupted({ id: entry.id }))
+  }
+}
+
+const defectMessage = (cause: Cause.Cause<unknown>): string => {
+  const defect = Cause.squash(cause)
+  const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
+  return message.length > 500 ? `${message.slice(0, 500)}…` : message
+}
+
+/** @internal */
+export const makeSupervisor = (config: SupervisorConfig): Effect.Effect<Supervisor, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const supervisor = new Supervisor(config, clock)
+    yield* Effect.addFinalizer(() => supervisor.shutdown())
+    return supervisor
+  })
