@@ -36,6 +36,12 @@ export interface TaskHandle<out A, out E> extends Equal.Equal, Pipeable.Pipeable
   }
   /** The unguessable id: 24 URL-safe characters. */
   readonly id: string
+  /**
+   * The task name this handle expects, when it is known (handles from `submit` of a task call or
+   * from `schemaFor`). Not part of the encoding; an executor answers `TaskNotFound` when the id
+   * belongs to a task of another name, so a handle's types cannot lie about its result.
+   */
+  readonly task: string | undefined
 }
 
 /**
@@ -87,9 +93,10 @@ export const isTaskHandle = (u: unknown): u is TaskHandle<unknown, unknown> => P
  * @since 0.1.0
  * @category constructors
  */
-export const unsafeMake = <A = unknown, E = unknown>(id: string): TaskHandle<A, E> => {
+export const unsafeMake = <A = unknown, E = unknown>(id: string, task?: string): TaskHandle<A, E> => {
   const self = Object.create(Proto)
   self.id = id
+  self.task = task
   return self
 }
 
@@ -126,10 +133,10 @@ const TaskId = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_-]{24}$/, { message: () => "a task handle is 24 URL-safe base64 characters" })
 )
 
-const fromString = <A, E>(): Schema.Schema<TaskHandle<A, E>, string> =>
+const fromString = <A, E>(task?: string): Schema.Schema<TaskHandle<A, E>, string> =>
   Schema.transformOrFail(TaskId, declared<A, E>(), {
     strict: true,
-    decode: (id) => ParseResult.succeed(unsafeMake<A, E>(id)),
+    decode: (id) => ParseResult.succeed(unsafeMake<A, E>(id, task)),
     encode: (handle) => ParseResult.succeed(handle.id)
   })
 
@@ -143,7 +150,8 @@ const fromString = <A, E>(): Schema.Schema<TaskHandle<A, E>, string> =>
 export const schema: Schema.Schema<TaskHandle<unknown, unknown>, string> = fromString()
 
 /**
- * Like `schema`, with the types of one task's results attached.
+ * Like `schema`, with the types of one task's results attached. The decoded handle remembers the
+ * task's name: an id of another task's handle is `TaskNotFound` for the executor.
  *
  * @example
  * ```ts
@@ -155,5 +163,5 @@ export const schema: Schema.Schema<TaskHandle<unknown, unknown>, string> = fromS
  * @category schemas
  */
 export const schemaFor = <T extends Task.Task.Any>(
-  _task: T
-): Schema.Schema<TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>, string> => fromString()
+  task: T
+): Schema.Schema<TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>, string> => fromString(task.name)

@@ -139,7 +139,9 @@ export class Supervisor {
       const key = options?.idempotencyKey
       if (key !== undefined) {
         const existing = this.byKey.get(key)
-        if (existing !== undefined) return Effect.succeed(TaskHandle.unsafeMake(existing))
+        if (existing !== undefined) {
+          return Effect.succeed(TaskHandle.unsafeMake(existing, Task.isTaskCall(task) ? task.task.name : undefined))
+        }
       }
       if (this.pending >= this.config.maxBacklog) {
         return Effect.fail(new ExecutorBusy({ maxBacklog: this.config.maxBacklog }))
@@ -206,7 +208,7 @@ export class Supervisor {
       const response = inRequest && options?.when !== "now" ? responseOf(context) : undefined
       if (response !== undefined && !response.closed) this.hold(entry, response)
       else this.release(entry)
-      return Effect.succeed(TaskHandle.unsafeMake(entry.id))
+      return Effect.succeed(TaskHandle.unsafeMake(entry.id, def?.name))
     })
   }
 
@@ -254,10 +256,12 @@ export class Supervisor {
     return Effect.gen(this, function*() {
       this.closed = true
       if (this.live.size > 0) {
+        // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
         yield* Effect.async<void>((resume) => {
           this.onDrained = () => resume(Effect.void)
           if (this.live.size === 0) resume(Effect.void)
-        }).pipe(Effect.timeoutOption(this.config.drainTimeout))
+        }).pipe(Effect.interruptible, Effect.timeoutOption(this.config.drainTimeout))
+        this.onDrained = undefined
       }
       this.stopped = true
       const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
@@ -276,6 +280,7 @@ export class Supervisor {
       return Math.max(0, at - this.clock.unsafeCurrentTimeMillis())
     }
     if (options?.delay !== undefined) {
+      if (typeof options.delay === "number" && !(options.delay >= 0)) return undefined
       const decoded = Duration.decodeUnknown(options.delay)
       if (Option.isNone(decoded)) return undefined
       const millis = Duration.toMillis(decoded.value)
@@ -288,7 +293,8 @@ export class Supervisor {
     const id = handle?.id
     if (!isWellFormedTaskId(id)) return undefined
     const entry = this.registry.get(id)
-    if (entry !== undefined && entry.finished && this.expired(entry, this.clock.unsafeCurrentTimeMillis())) {
+    if (entry === undefined || (handle.task !== undefined && handle.task !== entry.name)) return undefined
+    if (entry.finished && this.expired(entry, this.clock.unsafeCurrentTimeMillis())) {
       this.evictFinished()
       return undefined
     }
@@ -402,7 +408,13 @@ export class Supervisor {
         onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
       })
     }
-    const retried = entry.retry === undefined ? attempt : Effect.retry(attempt, entry.retry)
+    const retried = (entry.retry === undefined ? attempt : Effect.retry(attempt, entry.retry)).pipe(
+      Effect.tapErrorCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning(`task ${entry.name} failed`, cause).pipe(
+          Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name })
+        )
+      )
+    )
     return Effect.withSpan(retried, `executor.task ${entry.name}`, {
       root: true,
       kind: "consumer",

@@ -1,0 +1,74 @@
+import { HttpRouter, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Layer, Queue } from "effect"
+import * as Http from "node:http"
+import { AfterResponse, Executor } from "../src/index.js"
+
+/**
+ * Serves `router` on a real Node HTTP server on port 0, with `AfterResponse.middleware` (unless
+ * `afterResponse` is false) and the given executor layer. Returns the port and the executor that
+ * the handlers use.
+ */
+export const startServer = <E>(
+  router: HttpRouter.HttpRouter<E, Executor.Executor>,
+  options: {
+    readonly executor?: Layer.Layer<Executor.Executor> | undefined
+    readonly afterResponse?: boolean | undefined
+    readonly extra?: Layer.Layer<never> | undefined
+  } = {}
+) =>
+  Effect.gen(function*() {
+    const served = options.afterResponse === false
+      ? HttpServer.serve(router)
+      : HttpServer.serve(router, AfterResponse.middleware)
+    const layer = served.pipe(
+      Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })),
+      Layer.provideMerge(options.executor ?? Executor.layerMemory()),
+      Layer.provide(options.extra ?? Layer.empty)
+    )
+    const context = yield* Layer.build(layer)
+    const server = Context.get(context, HttpServer.HttpServer)
+    const address = server.address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+    return { port: address.port, executor: Context.get(context, Executor.Executor) }
+  })
+
+/** A response as a real client sees it: status, and its body chunk by chunk, then `null` at the end. */
+export interface ClientResponse {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly chunks: Queue.Dequeue<string | null>
+  /** Goes away: destroys the socket before the response is complete. */
+  readonly disconnect: () => void
+}
+
+/** Sends a request with Node's own client and resolves when the response headers arrive. */
+export const request = (port: number, path: string, method = "POST") =>
+  Effect.async<ClientResponse>((resume) => {
+    const req = Http.request({ host: "127.0.0.1", port, path, method, agent: false }, (res) => {
+      const chunks = Effect.runSync(Queue.unbounded<string | null>())
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => chunks.unsafeOffer(chunk))
+      res.on("end", () => chunks.unsafeOffer(null))
+      res.on("error", () => chunks.unsafeOffer(null))
+      resume(Effect.succeed({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        chunks,
+        disconnect: () => req.destroy()
+      }))
+    })
+    req.on("error", (error) => resume(Effect.die(error)))
+    req.end()
+  })
+
+/** Reads a response's body to its end. */
+export const readBody = (response: ClientResponse) =>
+  Effect.gen(function*() {
+    let body = ""
+    for (;;) {
+      const chunk = yield* Queue.take(response.chunks)
+      if (chunk === null) return body
+      body += chunk
+    }
+  })

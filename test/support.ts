@@ -1,0 +1,29 @@
+import { Effect, TestClock, Tracer } from "effect"
+
+/**
+ * Waits until at least `count` fibers sleep on the TestClock, so that `TestClock.adjust` finds the
+ * sleeps it is meant to wake. Spins on `yieldNow`: no wall-clock time is involved.
+ */
+export const awaitSleepers = (count: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 10_000; i++) {
+      const sleeps = yield* TestClock.sleeps()
+      if (sleeps.length >= count) return
+      yield* Effect.yieldNow()
+    }
+    return yield* Effect.dieMessage(`expected ${count} sleeping fibers on the TestClock`)
+  })
+
+/** A tracer that records every span it starts, on top of the current tracer. */
+export const recordingTracer = Effect.map(Effect.tracer, (base) => {
+  const spans: Array<Tracer.Span> = []
+  const tracer = Tracer.make({
+    span(name, parent, context, links, startTime, kind, options) {
+      const span = base.span(name, parent, context, links, startTime, kind, options)
+      spans.push(span)
+      return span
+    },
+    context: (f, fiber) => base.context(f, fiber)
+  })
+  return { tracer, spans }
+})
