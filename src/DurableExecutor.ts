@@ -15,7 +15,7 @@
  */
 import { Context, Effect } from "effect"
 import type { SubmitOptions } from "./Executor.js"
-import type { SubmitError, TaskFailed, TaskInterrupted, TaskNotFound } from "./ExecutorError.js"
+import type { AwaitError, LookupError, SubmitError } from "./ExecutorError.js"
 import type * as Task from "./Task.js"
 import type * as TaskHandle from "./TaskHandle.js"
 import type * as TaskStatus from "./TaskStatus.js"
@@ -31,11 +31,11 @@ export interface DurableExecutor {
     call: Task.TaskCall<T>,
     options?: SubmitOptions
   ) => Effect.Effect<TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>, SubmitError>
-  readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<TaskStatus.TaskStatus<A, E>, TaskNotFound>
+  readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<TaskStatus.TaskStatus<A, E>, LookupError>
   readonly await: <A, E>(
     handle: TaskHandle.TaskHandle<A, E>
-  ) => Effect.Effect<A, E | TaskFailed | TaskInterrupted | TaskNotFound>
-  readonly interrupt: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<void, TaskNotFound>
+  ) => Effect.Effect<A, E | AwaitError>
+  readonly interrupt: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<void, LookupError>
 }
 
 /**
@@ -66,12 +66,12 @@ export const submit = <T extends Task.Task.Any>(
  */
 export const status = <A, E>(
   handle: TaskHandle.TaskHandle<A, E>
-): Effect.Effect<TaskStatus.TaskStatus<A, E>, TaskNotFound, DurableExecutor> =>
+): Effect.Effect<TaskStatus.TaskStatus<A, E>, LookupError, DurableExecutor> =>
   Effect.flatMap(DurableExecutor, (executor) => executor.status(handle))
 
 const await_ = <A, E>(
   handle: TaskHandle.TaskHandle<A, E>
-): Effect.Effect<A, E | TaskFailed | TaskInterrupted | TaskNotFound, DurableExecutor> =>
+): Effect.Effect<A, E | AwaitError, DurableExecutor> =>
   Effect.flatMap(DurableExecutor, (executor) => executor.await(handle))
 
 export {
@@ -90,5 +90,5 @@ export {
  */
 export const interrupt = <A, E>(
   handle: TaskHandle.TaskHandle<A, E>
-): Effect.Effect<void, TaskNotFound, DurableExecutor> =>
+): Effect.Effect<void, LookupError, DurableExecutor> =>
   Effect.flatMap(DurableExecutor, (executor) => executor.interrupt(handle))

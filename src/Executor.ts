@@ -21,9 +21,13 @@
  */
 import type { Scope } from "effect"
 import { Context, Duration, Effect, Layer } from "effect"
-import type { SubmitError, TaskFailed, TaskInterrupted, TaskNotFound } from "./ExecutorError.js"
+import { DurableExecutor } from "./DurableExecutor.js"
+import type { AwaitError, LookupError, StoreUnavailable, SubmitError } from "./ExecutorError.js"
+import { makeDurableEngine } from "./internal/durableEngine.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
-import type * as Task from "./Task.js"
+import * as SqliteStore from "./SqliteStore.js"
+import * as Task from "./Task.js"
+import { TaskStore } from "./TaskStore.js"
 import type * as TaskHandle from "./TaskHandle.js"
 import type * as TaskStatus from "./TaskStatus.js"
 
@@ -86,13 +90,13 @@ export interface Executor {
     ): Effect.Effect<TaskHandle.TaskHandle<A, E>, SubmitError, R>
   }
   /** Where the task stands now. */
-  readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<TaskStatus.TaskStatus<A, E>, TaskNotFound>
+  readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<TaskStatus.TaskStatus<A, E>, LookupError>
   /** Waits for the task to finish and returns its value, or fails with its error. */
   readonly await: <A, E>(
     handle: TaskHandle.TaskHandle<A, E>
-  ) => Effect.Effect<A, E | TaskFailed | TaskInterrupted | TaskNotFound>
+  ) => Effect.Effect<A, E | AwaitError>
   /** Stops the task: a held or queued one never starts; a running one is interrupted (its finalizers run). */
-  readonly interrupt: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<void, TaskNotFound>
+  readonly interrupt: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<void, LookupError>
 }
 
 /**
@@ -130,12 +134,12 @@ export const submit: {
  */
 export const status = <A, E>(
   handle: TaskHandle.TaskHandle<A, E>
-): Effect.Effect<TaskStatus.TaskStatus<A, E>, TaskNotFound, Executor> =>
+): Effect.Effect<TaskStatus.TaskStatus<A, E>, LookupError, Executor> =>
   Effect.flatMap(Executor, (executor) => executor.status(handle))
 
 const await_ = <A, E>(
   handle: TaskHandle.TaskHandle<A, E>
-): Effect.Effect<A, E | TaskFailed | TaskInterrupted | TaskNotFound, Executor> =>
+): Effect.Effect<A, E | AwaitError, Executor> =>
   Effect.flatMap(Executor, (executor) => executor.await(handle))
 
 export {
@@ -152,7 +156,7 @@ export {
  * @since 0.1.0
  * @category accessors
  */
-export const interrupt = <A, E>(handle: TaskHandle.TaskHandle<A, E>): Effect.Effect<void, TaskNotFound, Executor> =>
+export const interrupt = <A, E>(handle: TaskHandle.TaskHandle<A, E>): Effect.Effect<void, LookupError, Executor> =>
   Effect.flatMap(Executor, (executor) => executor.interrupt(handle))
 
 /**
@@ -223,3 +227,90 @@ export const fromSupervisor = (supervisor: Supervisor): Executor => ({
  */
 export const layerMemory = (options?: MemoryOptions): Layer.Layer<Executor> =>
   Layer.scoped(Executor, Effect.map(makeMemory(options), fromSupervisor))
+
+/**
+ * Options of the durable executors (`layerSqlite`, `layerStore`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> extends MemoryOptions {
+  /** The tasks this process can run. Stored tasks of other names fail with `UnknownTask`. */
+  readonly tasks: Tasks
+  /**
+   * How long a claimed (or held) task stays reserved for this process without a heartbeat.
+   * After it, another process (or this one after a restart) takes the task over. Default 30 seconds.
+   */
+  readonly leaseDuration?: Duration.DurationInput | undefined
+  /** How often idle workers look for due tasks written by other processes. Default 1 second. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** Write concurrent submits in one shared transaction (one fsync). Default `true`. */
+  readonly groupCommit?: boolean | undefined
+}
+
+/**
+ * A durable executor on the `TaskStore` in context. Task calls are written to the store before
+ * `submit` returns; plain effects submitted through `Executor` run in memory (volatile) beside them.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  options: DurableOptions<Tasks>
+): Layer.Layer<Executor | DurableExecutor, never, TaskStore | Task.Task.Context<Tasks[number]>> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const store = yield* TaskStore
+    const memory = yield* makeMemory(options)
+    const names = new Set<string>()
+    for (const task of options.tasks) {
+      if (names.has(task.name)) throw new TypeError(`Executor: two tasks are named "${task.name}"`)
+      names.add(task.name)
+    }
+    const engine = yield* makeDurableEngine(store, {
+      tasks: options.tasks,
+      concurrency: memory.config.concurrency,
+      queues: memory.config.queues,
+      maxBacklog: memory.config.maxBacklog,
+      retention: memory.config.retention,
+      drainTimeout: memory.config.drainTimeout,
+      leaseDuration: Duration.decode(options.leaseDuration ?? "30 seconds"),
+      pollInterval: Duration.decode(options.pollInterval ?? "1 second"),
+      groupCommit: options.groupCommit ?? true
+    })
+    const durable: DurableExecutor = {
+      reliability: "durable",
+      submit: (call, submitOptions) => engine.submit(call, submitOptions),
+      status: (handle) => engine.status(handle),
+      await: (handle) => engine.await(handle) as Effect.Effect<any, any>,
+      interrupt: (handle) => engine.interrupt(handle)
+    }
+    // A handle is either the in-memory supervisor's (plain effects) or the store's (task calls).
+    const inMemory = (handle: TaskHandle.TaskHandle<unknown, unknown>) => memory.has(handle)
+    const executor: Executor = {
+      reliability: "durable",
+      submit: ((task: any, submitOptions?: SubmitOptions) =>
+        Task.isTaskCall(task) ? engine.submit(task, submitOptions) : memory.submit(task, submitOptions)) as Executor["submit"],
+      status: (handle) => inMemory(handle) ? memory.status(handle) : engine.status(handle),
+      await: (handle) => (inMemory(handle) ? memory.await(handle) : engine.await(handle)) as Effect.Effect<any, any>,
+      interrupt: (handle) => inMemory(handle) ? memory.interrupt(handle) : engine.interrupt(handle)
+    }
+    return Context.make(Executor, executor).pipe(Context.add(DurableExecutor, durable))
+  }))
+
+/**
+ * The durable executor on an embedded SQLite file: the default. Provides `Executor` and
+ * `DurableExecutor`; runs its migrations at start; fails with `StoreUnavailable` (naming the
+ * path) when the file cannot be opened or written.
+ *
+ * @example
+ * ```ts
+ * Layer.provide(server, Executor.layerSqlite({ filename: "data/tasks.db", tasks: [SendWelcome] }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqlite = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  options: DurableOptions<Tasks> & SqliteStore.Options
+): Layer.Layer<Executor | DurableExecutor, StoreUnavailable, Task.Task.Context<Tasks[number]>> =>
+  layerStore(options).pipe(Layer.provide(SqliteStore.layer(options)))

@@ -87,12 +87,12 @@ export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFou
 
 /**
  * A task ended without a value and without one of its own typed errors: it timed out on its
- * last attempt, or it died with a defect. `reason` says which.
+ * last attempt, it died with a defect, or its stored payload no longer decodes. `reason` says which.
  *
  * @since 0.1.0
  */
 export class TaskFailed extends Schema.TaggedError<TaskFailed>()("TaskFailed", {
-  reason: Schema.Literal("timeout", "defect"),
+  reason: Schema.Literal("timeout", "defect", "undecodable"),
   detail: Schema.String
 }) {
   override get message(): string {
@@ -115,8 +115,71 @@ export class TaskInterrupted extends Schema.TaggedError<TaskInterrupted>()("Task
 }
 
 /**
+ * A stored task names a task that this process does not register (code was deployed without
+ * it). The task is `Failed` with this error; the others run on.
+ *
+ * @since 0.1.0
+ */
+export class UnknownTask extends Schema.TaggedError<UnknownTask>()("UnknownTask", {
+  name: Schema.String
+}) {
+  override get message(): string {
+    return `no task named "${this.name}" is registered with this executor`
+  }
+}
+
+/**
+ * The durable store cannot be used: the file cannot be opened or written, the database went away,
+ * a query failed. `path` names the file or database.
+ *
+ * @since 0.1.0
+ */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `task store ${this.path} is unavailable: ${this.reason}`
+  }
+}
+
+/**
+ * How a task can fail besides its own typed error.
+ *
+ * @since 0.1.0
+ */
+export type TaskFailure = TaskFailed | UnknownTask
+
+/**
+ * The Schema of `TaskFailure`, for encoding statuses.
+ *
+ * @since 0.1.0
+ */
+export const TaskFailure: Schema.Union<[typeof TaskFailed, typeof UnknownTask]> = Schema.Union(TaskFailed, UnknownTask)
+
+/**
  * Every error `submit` can fail with.
  *
  * @since 0.1.0
  */
-export type SubmitError = ExecutorBusy | ExecutorClosed | UnknownQueue | InvalidPayload | InvalidOptions
+export type SubmitError =
+  | ExecutorBusy
+  | ExecutorClosed
+  | UnknownQueue
+  | InvalidPayload
+  | InvalidOptions
+  | StoreUnavailable
+
+/**
+ * Every error `status` and `interrupt` can fail with.
+ *
+ * @since 0.1.0
+ */
+export type LookupError = TaskNotFound | StoreUnavailable
+
+/**
+ * Every error `await` can fail with, besides the task's own typed error.
+ *
+ * @since 0.1.0
+ */
+export type AwaitError = TaskFailure | TaskInterrupted | TaskNotFound | StoreUnavailable

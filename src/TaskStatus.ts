@@ -6,14 +6,15 @@
  * - `Queued`: released, waiting for a free slot (or for its delay to pass).
  * - `Running`: attempt `attempt` is running.
  * - `Succeeded`: finished with `value`.
- * - `Failed`: finished with `error` (the task's typed failure, or `TaskFailed` for a timeout or
- *   a defect) after `attempts` attempts.
+ * - `Failed`: finished with `error` (the task's typed failure; `TaskFailed` for a timeout, a defect
+ *   or an undecodable payload; `UnknownTask` for a stored task no longer registered) after
+ *   `attempts` attempts.
  * - `Interrupted`: stopped before it produced a result.
  *
  * @since 0.1.0
  */
 import { Data, Schema } from "effect"
-import { TaskFailed } from "./ExecutorError.js"
+import { TaskFailure } from "./ExecutorError.js"
 
 /**
  * @since 0.1.0
@@ -24,7 +25,7 @@ export type TaskStatus<A, E> = Data.TaggedEnum<{
   Queued: {}
   Running: { readonly attempt: number }
   Succeeded: { readonly value: A; readonly attempts: number }
-  Failed: { readonly error: E | TaskFailed; readonly attempts: number }
+  Failed: { readonly error: E | TaskFailure; readonly attempts: number }
   Interrupted: {}
 }>
 
@@ -92,7 +93,7 @@ export const schema = <A, IA, E, IE>(
     Schema.TaggedStruct("Queued", {}),
     Schema.TaggedStruct("Running", { attempt: Schema.Number }),
     Schema.TaggedStruct("Succeeded", { value: success, attempts: Schema.Number }),
-    Schema.TaggedStruct("Failed", { error: Schema.Union(failure, TaskFailed), attempts: Schema.Number }),
+    Schema.TaggedStruct("Failed", { error: Schema.Union(failure, TaskFailure), attempts: Schema.Number }),
     Schema.TaggedStruct("Interrupted", {})
   ).pipe(Schema.annotations({ identifier: "TaskStatus" })) as unknown as Schema.Schema<
     TaskStatus<A, E>,
@@ -111,7 +112,7 @@ export declare namespace TaskStatus {
     | { readonly _tag: "Succeeded"; readonly value: IA; readonly attempts: number }
     | {
       readonly _tag: "Failed"
-      readonly error: IE | Schema.Schema.Encoded<typeof TaskFailed>
+      readonly error: IE | Schema.Schema.Encoded<typeof TaskFailure>
       readonly attempts: number
     }
     | { readonly _tag: "Interrupted" }

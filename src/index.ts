@@ -19,3 +19,7 @@ export * as Task from "./Task.js"
 export * as TaskHandle from "./TaskHandle.js"
 /** @since 0.1.0 */
 export * as TaskStatus from "./TaskStatus.js"
+/** @since 0.1.0 */
+export * as SqliteStore from "./SqliteStore.js"
+/** @since 0.1.0 */
+export * as TaskStore from "./TaskStore.js"

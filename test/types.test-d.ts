@@ -49,9 +49,8 @@ describe("types", () => {
         string,
         | { readonly _tag: "Declined" }
         | ExecutorError.SubmitError
-        | ExecutorError.TaskFailed
-        | ExecutorError.TaskInterrupted
-        | ExecutorError.TaskNotFound,
+        | ExecutorError.LookupError
+        | ExecutorError.AwaitError,
         Executor.Executor
       >
     >()

@@ -1,5 +1,3 @@
-import { HttpServerRequest } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { Clock, Schedule, Scope } from "effect"
 import {
   Cause,
@@ -16,7 +14,6 @@ import {
   Schema,
   Tracer
 } from "effect"
-import type { ServerResponse } from "node:http"
 import type { SubmitOptions } from "../Executor.js"
 import {
   ExecutorBusy,
@@ -33,6 +30,7 @@ import * as Task from "../Task.js"
 import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
+import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { withinRequest } from "./requestMarker.js"
 import { TaskHeap } from "./taskHeap.js"
 
@@ -105,7 +103,7 @@ export class Supervisor {
   private readonly lanes = new Map<string, Lane>()
   private readonly defaultLane: Lane
   private readonly singleLane: boolean
-  private readonly heldByResponse = new WeakMap<ServerResponse, Array<Entry>>()
+  private readonly holds = new ResponseHolds<Entry>((entries, aborted) => this.releaseHeld(entries, aborted))
   private pending = 0
   private running = 0
   private seq = 0
@@ -123,6 +121,11 @@ export class Supervisor {
     }
     this.singleLane = this.lanes.size === 1
     this.retentionMillis = Duration.toMillis(config.retention)
+  }
+
+  /** Whether this supervisor issued the handle and still retains it. */
+  has(handle: TaskHandle.TaskHandle<unknown, unknown>): boolean {
+    return this.registry.has(handle?.id)
   }
 
   /** Number of entries in the registry, finished or not. */
@@ -205,8 +208,8 @@ export class Supervisor {
       this.live.add(entry)
       this.pending++
 
-      const response = inRequest && options?.when !== "now" ? responseOf(context) : undefined
-      if (response !== undefined && !response.closed) this.hold(entry, response)
+      const response = inRequest && options?.when !== "now" ? openResponseOf(context) : undefined
+      if (response !== undefined) this.holds.hold(response, entry)
       else this.release(entry)
       return Effect.succeed(TaskHandle.unsafeMake(entry.id, def?.name))
     })
@@ -299,20 +302,6 @@ export class Supervisor {
       return undefined
     }
     return entry
-  }
-
-  private hold(entry: Entry, response: ServerResponse): void {
-    let held = this.heldByResponse.get(response)
-    if (held === undefined) {
-      const group: Array<Entry> = []
-      held = group
-      this.heldByResponse.set(response, group)
-      response.once("close", () => {
-        this.heldByResponse.delete(response)
-        this.releaseHeld(group, !response.writableFinished)
-      })
-    }
-    held.push(entry)
   }
 
   /** Hands a finished request's held tasks to the queues in one step. */
@@ -501,13 +490,6 @@ export class Supervisor {
     }
     this.finishedHead = head
   }
-}
-
-const responseOf = (context: Context.Context<never>): ServerResponse | undefined => {
-  const request = Context.getOption(context as Context.Context<HttpServerRequest.HttpServerRequest>, HttpServerRequest.HttpServerRequest)
-  if (request._tag === "None") return undefined
-  // Requests that do not come from Node's http server have no ServerResponse to listen to.
-  return NodeHttpServerRequest.toServerResponse(request.value) as ServerResponse | undefined
 }
 
 const statusOf = (entry: Entry): TaskStatus.TaskStatus<unknown, unknown> => {

@@ -1,0 +1,184 @@
+/**
+ * The contract between durable executors and the databases they keep tasks in. Every store
+ * (SQLite, PostgreSQL) implements it and passes the same conformance suite (`test/storeConformance.ts`).
+ *
+ * Rows move through `held` → `queued` → `running` → `succeeded` | `failed` | `interrupted`.
+ * Payloads, results and errors are stored as JSON text, already encoded with the task's Schemas.
+ * Times are epoch milliseconds supplied by the caller, so tests can drive them.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Option } from "effect"
+import { Context } from "effect"
+import type { StoreUnavailable } from "./ExecutorError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StoredState = "held" | "queued" | "running" | "succeeded" | "failed" | "interrupted"
+
+/**
+ * A task to insert.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NewTask {
+  readonly id: string
+  readonly name: string
+  readonly queue: string
+  /** JSON of the payload encoded with the task's payload Schema. */
+  readonly payload: string
+  readonly priority: number
+  /** Not before this time (queued tasks). */
+  readonly runAt: number
+  /** For held tasks: how long after their release they become due. */
+  readonly delayMillis: number
+  /** `"held"` inside a request (released when the response is done), otherwise `"queued"`. */
+  readonly state: "held" | "queued"
+  readonly idempotencyKey: string | undefined
+  /** The instance that holds a held task; its lease ends at `leaseExpiresAt`. */
+  readonly owner: string | undefined
+  readonly leaseExpiresAt: number | undefined
+  /** The span that submitted it, as `traceId:spanId`, to link the task's span to. */
+  readonly traceParent: string | undefined
+  readonly createdAt: number
+}
+
+/**
+ * A task handed to a worker by `claim`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClaimedTask {
+  readonly id: string
+  readonly name: string
+  readonly queue: string
+  readonly payload: string
+  /** The attempt this claim starts (1 for the first). */
+  readonly attempts: number
+  readonly traceParent: string | undefined
+}
+
+/**
+ * A task as stored, for `status`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredTask {
+  readonly id: string
+  readonly name: string
+  readonly queue: string
+  readonly state: StoredState
+  readonly attempts: number
+  readonly priority: number
+  readonly runAt: number
+  /** JSON of the encoded success value, once `succeeded`. */
+  readonly result: string | undefined
+  /** JSON of the encoded error, once `failed` (or between attempts: the last error). */
+  readonly error: string | undefined
+  readonly createdAt: number
+  readonly startedAt: number | undefined
+  readonly finishedAt: number | undefined
+  readonly cancelRequested: boolean
+}
+
+/**
+ * The end of one attempt that did not succeed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failure {
+  readonly id: string
+  readonly owner: string
+  /** JSON of the encoded error. */
+  readonly error: string
+  /** Run again at this time (the attempt count is kept), or `undefined` for the final failure. */
+  readonly retryAt: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskStore {
+  /** Where the store lives, for messages: a file path or a database URL without credentials. */
+  readonly location: string
+  /**
+   * Inserts tasks in one transaction and returns, for each, the id it is stored under: its own,
+   * or the id of the task that already has its idempotency key (then nothing new is stored).
+   */
+  readonly insert: (tasks: ReadonlyArray<NewTask>) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
+  /**
+   * Releases held tasks whose response is done: `queued` from `now` on (plus their delay), or
+   * `interrupted` for the ids in `drop`.
+   */
+  readonly release: (
+    ids: ReadonlyArray<string>,
+    options: { readonly now: number; readonly drop?: ReadonlyArray<string> | undefined }
+  ) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Takes up to `limit` queued tasks of `queue` that are due, highest priority then oldest first,
+   * marks them `running` with a lease for `owner` and counts the attempt.
+   */
+  readonly claim: (options: {
+    readonly owner: string
+    readonly queue: string
+    readonly limit: number
+    readonly now: number
+    readonly leaseMillis: number
+  }) => Effect.Effect<ReadonlyArray<ClaimedTask>, StoreUnavailable>
+  /**
+   * Extends the leases of `owner`'s running and held tasks. Answers the ids it no longer holds
+   * (their lease expired and another worker took them) and the ids whose cancellation was requested.
+   */
+  readonly heartbeat: (options: {
+    readonly owner: string
+    readonly ids: ReadonlyArray<string>
+    readonly now: number
+    readonly leaseMillis: number
+  }) => Effect.Effect<{ readonly lost: ReadonlyArray<string>; readonly cancelled: ReadonlyArray<string> }, StoreUnavailable>
+  /** Marks running tasks of `owner` `succeeded` with their encoded results, in one transaction. */
+  readonly complete: (
+    results: ReadonlyArray<{ readonly id: string; readonly owner: string; readonly result: string }>,
+    now: number
+  ) => Effect.Effect<void, StoreUnavailable>
+  /** Ends failed attempts of `owner`'s tasks: back to `queued` at `retryAt`, or `failed` for good. */
+  readonly fail: (failures: ReadonlyArray<Failure>, now: number) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Gives `owner`'s running tasks back (the process is shutting down): `queued` again, the
+   * unfinished attempt not counted. Tasks whose cancellation was requested become `interrupted`.
+   */
+  readonly requeue: (ids: ReadonlyArray<string>, owner: string, now: number) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Takes back tasks whose lease expired (their process died): running ones become `queued`
+   * (their attempt stays counted), held ones are released as if their response had finished.
+   * Answers how many rows moved.
+   */
+  readonly reclaimExpired: (now: number) => Effect.Effect<number, StoreUnavailable>
+  readonly status: (id: string) => Effect.Effect<Option.Option<StoredTask>, StoreUnavailable>
+  /**
+   * Cancels a task: held and queued ones become `interrupted` at once (`"cancelled"`); for a
+   * running one the cancellation is recorded for its worker (`"requested"`).
+   */
+  readonly cancel: (
+    id: string,
+    now: number
+  ) => Effect.Effect<"cancelled" | "requested" | "finished" | "missing", StoreUnavailable>
+  /** Marks a running task of `owner` `interrupted` (its worker stopped it after a cancellation). */
+  readonly markInterrupted: (id: string, owner: string, now: number) => Effect.Effect<void, StoreUnavailable>
+  /** Deletes finished tasks that finished before `before`; answers how many. */
+  readonly prune: (before: number) => Effect.Effect<number, StoreUnavailable>
+}
+
+/**
+ * The `TaskStore` service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const TaskStore: Context.Tag<TaskStore, TaskStore> = Context.GenericTag<TaskStore>("effect-executor/TaskStore")

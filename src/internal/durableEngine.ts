@@ -1,0 +1,562 @@
+import {
+  Cause,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberId,
+  Option,
+  ParseResult,
+  Queue,
+  Runtime,
+  Schedule,
+  ScheduleDecision,
+  ScheduleIntervals,
+  Schema,
+  Tracer
+} from "effect"
+import type { SubmitOptions } from "../Executor.js"
+import {
+  ExecutorBusy,
+  ExecutorClosed,
+  InvalidOptions,
+  InvalidPayload,
+  type StoreUnavailable,
+  type SubmitError,
+  TaskFailed,
+  TaskFailure,
+  TaskInterrupted,
+  TaskNotFound,
+  UnknownQueue,
+  UnknownTask
+} from "../ExecutorError.js"
+import type * as Task from "../Task.js"
+import * as TaskHandle from "../TaskHandle.js"
+import * as TaskStatus from "../TaskStatus.js"
+import type * as TaskStore from "../TaskStore.js"
+import { makeGroupCommit } from "./groupCommit.js"
+import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
+import { openResponseOf, ResponseHolds } from "./heldResponses.js"
+import { withinRequest } from "./requestMarker.js"
+
+/** @internal */
+export interface DurableConfig {
+  readonly tasks: ReadonlyArray<Task.Task.Any>
+  readonly concurrency: number
+  readonly queues: Readonly<Record<string, { readonly concurrency: number }>>
+  readonly maxBacklog: number
+  readonly leaseDuration: Duration.Duration
+  readonly pollInterval: Duration.Duration
+  readonly drainTimeout: Duration.Duration
+  readonly retention: Duration.Duration
+  readonly groupCommit: boolean
+}
+
+/** The stored form of an error: the task's own (encoded with its failure Schema) or the executor's. */
+type StoredError = { readonly kind: "task"; readonly value: unknown } | {
+  readonly kind: "executor"
+  readonly value: unknown
+}
+
+const encodeExecutorError = (error: TaskFailure): string =>
+  JSON.stringify({ kind: "executor", value: Schema.encodeSync(TaskFailure)(error) } satisfies StoredError)
+
+interface Lane {
+  readonly name: string
+  readonly concurrency: number
+  running: number
+}
+
+interface RunningTask {
+  readonly fiber: Fiber.RuntimeFiber<void>
+  readonly lane: Lane
+  /** Why the fiber was interrupted, if it was: decides what the store is told. */
+  stop: "cancelled" | "lost" | "shutdown" | undefined
+}
+
+const MAX_BATCH = 500
+
+/**
+ * The durable engine: submits are written to the store (grouped into shared transactions),
+ * workers claim batches with a lease, heartbeat them, and write results back in batches. All
+ * state that matters is in the store; what is kept here (running fibers, held ids, local
+ * waiters) is bounded by the concurrency and by the requests in flight.
+ *
+ * @internal
+ */
+export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableConfig) =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const owner = randomTaskId()
+    const leaseMillis = Duration.toMillis(config.leaseDuration)
+    const tasks = new Map(config.tasks.map((task) => [task.name, task] as const))
+    const lanes = new Map<string, Lane>([["default", { name: "default", concurrency: config.concurrency, running: 0 }]])
+    for (const [name, lane] of Object.entries(config.queues)) {
+      if (name !== "default") lanes.set(name, { name, concurrency: lane.concurrency, running: 0 })
+    }
+    const running = new Map<string, RunningTask>()
+    const heldIds = new Set<string>()
+    const localWaiters = new Map<string, Deferred.Deferred<void>>()
+    let totalRunning = 0
+    let inFlight = 0
+    let closed = false
+    let claiming = true
+    const wakeups = yield* Queue.sliding<void>(1)
+    const wake = () => wakeups.unsafeOffer(undefined)
+
+    const insert = yield* makeGroupCommit(store.insert, config.groupCommit ? MAX_BATCH : 1)
+    const releaseBatch = yield* makeGroupCommit(
+      (items: ReadonlyArray<{ readonly id: string; readonly drop: boolean }>) =>
+        store.release(items.map((item) => item.id), {
+          now: now(),
+          drop: items.filter((item) => item.drop).map((item) => item.id)
+        }).pipe(Effect.as(items)),
+      MAX_BATCH
+    )
+    const completeBatch = yield* makeGroupCommit(
+      (items: ReadonlyArray<{ readonly id: string; readonly owner: string; readonly result: string }>) =>
+        store.complete(items, now()).pipe(Effect.as(items)),
+      MAX_BATCH
+    )
+    const failBatch = yield* makeGroupCommit(
+      (items: ReadonlyArray<TaskStore.Failure>) => store.fail(items, now()).pipe(Effect.as(items)),
+      MAX_BATCH
+    )
+
+    const notifyFinished = (id: string) => {
+      const waiter = localWaiters.get(id)
+      if (waiter !== undefined) {
+        localWaiters.delete(id)
+        Deferred.unsafeDone(waiter, Exit.void)
+      }
+    }
+
+    const holds = new ResponseHolds<{ readonly id: string; readonly onAbort: Task.OnAbort }>((items, aborted) => {
+      Runtime.runFork(
+        runtime,
+        Effect.forEach(items, (item) => {
+          heldIds.delete(item.id)
+          return releaseBatch({ id: item.id, drop: aborted && item.onAbort === "drop" }).pipe(
+            Effect.tap(() => item.onAbort === "drop" && aborted ? notifyFinished(item.id) : undefined)
+          )
+        }, { concurrency: "unbounded", discard: true }).pipe(
+          Effect.tap(wake),
+          // if the store is down the rows stay held; recovery releases them when their lease ends
+          Effect.catchAll((error) => Effect.logWarning("could not release held tasks", error))
+        )
+      )
+    })
+
+    // ---- submit ---------------------------------------------------------------------------
+
+    const submit = (
+      call: Task.TaskCall.Any,
+      options: SubmitOptions | undefined
+    ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> =>
+      Effect.withFiberRuntime((fiber) => {
+        if (closed) return Effect.fail(new ExecutorClosed())
+        const task = call.task
+        if (!tasks.has(task.name)) {
+          return Effect.fail(
+            new InvalidPayload({ task: task.name, reason: "the task is not registered in this layer's tasks" })
+          )
+        }
+        const queue = options?.queue ?? task.queue ?? "default"
+        if (!lanes.has(queue)) return Effect.fail(new UnknownQueue({ queue }))
+        const priority = options?.priority ?? task.priority
+        if (!Number.isInteger(priority)) {
+          return Effect.fail(new InvalidOptions({ reason: "priority must be an integer for durable tasks" }))
+        }
+        const at = now()
+        const delayMillis = delayOf(options, at)
+        if (delayMillis === undefined) {
+          return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
+        }
+        const encoded = Schema.encodeUnknownEither(task.payload as Schema.Schema<unknown, unknown>)(call.payload)
+        if (Either.isLeft(encoded)) {
+          return Effect.fail(
+            new InvalidPayload({ task: task.name, reason: ParseResult.TreeFormatter.formatErrorSync(encoded.left) })
+          )
+        }
+        if (inFlight >= config.maxBacklog) return Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
+
+        const context = fiber.currentContext
+        const response = fiber.getFiberRef(withinRequest) && options?.when !== "now"
+          ? openResponseOf(context)
+          : undefined
+        const span = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+        const row: TaskStore.NewTask = {
+          id: randomTaskId(),
+          name: task.name,
+          queue,
+          payload: JSON.stringify(encoded.right),
+          priority,
+          runAt: at + delayMillis,
+          delayMillis,
+          state: response === undefined ? "queued" : "held",
+          idempotencyKey: options?.idempotencyKey,
+          owner: response === undefined ? undefined : owner,
+          leaseExpiresAt: response === undefined ? undefined : at + leaseMillis,
+          traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
+          createdAt: at
+        }
+        inFlight++
+        return insert(row).pipe(
+          Effect.ensuring(Effect.sync(() => inFlight--)),
+          Effect.map((id) => {
+            if (id === row.id) {
+              if (response === undefined) wake()
+              else {
+                heldIds.add(id)
+                holds.hold(response, { id, onAbort: options?.onAbort ?? task.onAbort })
+              }
+            }
+            return TaskHandle.unsafeMake(id, task.name)
+          })
+        )
+      })
+
+    // ---- workers --------------------------------------------------------------------------
+
+    const runClaimed = (claimed: TaskStore.ClaimedTask): Effect.Effect<void> => {
+      const task = tasks.get(claimed.name)
+      const finalFailure = (error: TaskFailure) =>
+        failBatch({ id: claimed.id, owner, error: encodeExecutorError(error), retryAt: undefined })
+      if (task === undefined) return finalFailure(new UnknownTask({ name: claimed.name })).pipe(Effect.ignoreLogged)
+      const payload = decodeJson(task.payload, claimed.payload)
+      if (Either.isLeft(payload)) {
+        return finalFailure(new TaskFailed({ reason: "undecodable", detail: payload.left })).pipe(Effect.ignoreLogged)
+      }
+      let attempt = task.run(payload.right) as Effect.Effect<unknown, unknown>
+      const timeout = task.timeout
+      if (timeout !== undefined) {
+        attempt = Effect.timeoutFail(attempt, {
+          duration: timeout,
+          onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
+        })
+      }
+      const span = spanLink(claimed.traceParent)
+      attempt = Effect.withSpan(attempt, `executor.task ${claimed.name}`, {
+        root: true,
+        kind: "consumer",
+        links: span === undefined ? [] : [{ _tag: "SpanLink", span, attributes: { "executor.link": "submitted-by" } }],
+        attributes: {
+          "executor.task.id": claimed.id,
+          "executor.task.name": claimed.name,
+          "executor.queue": claimed.queue,
+          "executor.attempt": claimed.attempts
+        }
+      })
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const exit = yield* Effect.exit(restore(attempt))
+          if (Exit.isSuccess(exit)) {
+            const result = Schema.encodeUnknownEither(task.success as Schema.Schema<unknown, unknown>)(exit.value)
+            if (Either.isLeft(result)) {
+              yield* finalFailure(
+                new TaskFailed({ reason: "defect", detail: "the result does not encode with the task's success Schema" })
+              )
+            } else {
+              yield* completeBatch({ id: claimed.id, owner, result: JSON.stringify(result.right ?? null) })
+            }
+            return
+          }
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isSome(failure)) {
+            const error = failure.value
+            const stored = error instanceof TaskFailed
+              ? encodeExecutorError(error)
+              : encodeTaskError(task, error)
+            const retryAt = task.retry === undefined ? undefined : yield* nextAttemptAt(task.retry, claimed.attempts, error, now())
+            if (retryAt === undefined) yield* Effect.logWarning(`task ${claimed.name} failed`, exit.cause)
+            yield* failBatch({ id: claimed.id, owner, error: stored, retryAt })
+            if (retryAt !== undefined) yield* Effect.forkDaemon(Effect.sleep(Math.max(0, retryAt - now())).pipe(Effect.tap(wake)))
+            return
+          }
+          if (Cause.isInterruptedOnly(exit.cause)) {
+            const stop = running.get(claimed.id)?.stop
+            if (stop === "cancelled") yield* store.markInterrupted(claimed.id, owner, now())
+            else if (stop !== "lost") yield* store.requeue([claimed.id], owner, now())
+            return
+          }
+          yield* Effect.logWarning(`task ${claimed.name} died`, exit.cause)
+          yield* finalFailure(new TaskFailed({ reason: "defect", detail: defectMessage(exit.cause) }))
+        })
+      ).pipe(
+        Effect.annotateLogs({ "executor.task.id": claimed.id, "executor.task.name": claimed.name }),
+        // the store is down: the lease will expire and the task will run again elsewhere
+        Effect.catchAll((error: StoreUnavailable) => Effect.logWarning("could not record a task's end", error))
+      )
+    }
+
+    const start = (claimed: TaskStore.ClaimedTask, lane: Lane) => {
+      totalRunning++
+      lane.running++
+      const fiber = Runtime.runFork(runtime, runClaimed(claimed))
+      const entry: RunningTask = { fiber, lane, stop: undefined }
+      running.set(claimed.id, entry)
+      fiber.addObserver(() => {
+        totalRunning--
+        lane.running--
+        running.delete(claimed.id)
+        notifyFinished(claimed.id)
+        wake()
+      })
+    }
+
+    /** Claims for every lane with free slots; answers whether a lane was filled (more may wait). */
+    const claimRound = Effect.gen(function*() {
+      let filled = false
+      for (const lane of lanes.values()) {
+        const free = Math.min(config.concurrency - totalRunning, lane.concurrency - lane.running)
+        if (!claiming || free <= 0) continue
+        const claimed = yield* store.claim({ owner, queue: lane.name, limit: free, now: now(), leaseMillis })
+        if (!claiming) {
+          yield* store.requeue(claimed.map((task) => task.id), owner, now())
+          return false
+        }
+        for (const task of claimed) start(task, lane)
+        if (claimed.length === free) filled = true
+      }
+      return filled
+    })
+
+    const pollMillis = Duration.toMillis(config.pollInterval)
+    yield* Effect.gen(function*() {
+      while (claiming) {
+        const filled = yield* claimRound.pipe(
+          Effect.catchAll((error) => Effect.as(Effect.logWarning("claiming tasks failed", error), false))
+        )
+        // a full batch means more may be waiting; otherwise sleep until woken or the poll interval
+        if (!filled || totalRunning >= config.concurrency) {
+          yield* Queue.take(wakeups).pipe(Effect.timeoutOption(pollMillis))
+        }
+      }
+    }).pipe(Effect.forkScoped)
+
+    yield* Effect.gen(function*() {
+      const { cancelled, lost } = yield* store.heartbeat({ owner, ids: Array.from(running.keys()), now: now(), leaseMillis })
+      for (const id of lost) stopRunning(id, "lost")
+      for (const id of cancelled) stopRunning(id, "cancelled")
+    }).pipe(
+      Effect.catchAll((error) => Effect.logWarning("heartbeat failed", error)),
+      Effect.repeat(Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 3)))),
+      Effect.forkScoped
+    )
+
+    yield* Effect.gen(function*() {
+      const moved = yield* store.reclaimExpired(now())
+      if (moved > 0) wake()
+      yield* store.prune(now() - Duration.toMillis(config.retention))
+    }).pipe(
+      Effect.catchAll((error) => Effect.logWarning("reclaiming expired leases failed", error)),
+      Effect.repeat(Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 2)))),
+      Effect.forkScoped
+    )
+
+    const stopRunning = (id: string, why: "cancelled" | "lost" | "shutdown") => {
+      const entry = running.get(id)
+      if (entry === undefined || entry.stop !== undefined) return
+      entry.stop = why
+      entry.fiber.unsafeInterruptAsFork(entry.fiber.id())
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        closed = true
+        claiming = false
+        wake()
+        if (running.size > 0 || heldIds.size > 0) {
+          yield* Effect.gen(function*() {
+            while (running.size > 0 || heldIds.size > 0) {
+              yield* Effect.sleep(Duration.millis(Math.min(50, pollMillis)))
+            }
+          }).pipe(Effect.interruptible, Effect.timeoutOption(config.drainTimeout))
+        }
+        // responses still open: their tasks stay durable, released now rather than by recovery
+        if (heldIds.size > 0) {
+          yield* store.release(Array.from(heldIds), { now: now() }).pipe(Effect.ignoreLogged)
+          heldIds.clear()
+        }
+        const fibers = Array.from(running.values(), (entry) => entry.fiber)
+        for (const id of running.keys()) stopRunning(id, "shutdown")
+        yield* Fiber.awaitAll(fibers)
+      })
+    )
+
+    // ---- status, await, interrupt ---------------------------------------------------------
+
+    const lookup = (handle: TaskHandle.TaskHandle<unknown, unknown>) =>
+      Effect.gen(function*() {
+        const id = handle?.id
+        if (!isWellFormedTaskId(id)) return yield* new TaskNotFound({ id: String(id) })
+        const row = yield* store.status(id)
+        if (Option.isNone(row) || (handle.task !== undefined && handle.task !== row.value.name)) {
+          return yield* new TaskNotFound({ id })
+        }
+        return row.value
+      })
+
+    const status = (
+      handle: TaskHandle.TaskHandle<unknown, unknown>
+    ): Effect.Effect<TaskStatus.TaskStatus<any, any>, TaskNotFound | StoreUnavailable> =>
+      Effect.map(lookup(handle), (row) => statusOf(row, tasks.get(row.name)))
+
+    const await_ = (handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<any, unknown> =>
+      Effect.gen(function*() {
+        let waitMillis = 5
+        for (;;) {
+          const current = yield* status(handle)
+          switch (current._tag) {
+            case "Succeeded":
+              return current.value
+            case "Failed":
+              return yield* Effect.fail(current.error)
+            case "Interrupted":
+              return yield* new TaskInterrupted({ id: handle.id })
+          }
+          // woken at once when this process finishes the task; polls for other processes
+          let waiter = localWaiters.get(handle.id)
+          if (waiter === undefined) {
+            waiter = Deferred.unsafeMake<void>(FiberId.none)
+            localWaiters.set(handle.id, waiter)
+          }
+          yield* Deferred.await(waiter).pipe(Effect.timeoutOption(waitMillis))
+          waitMillis = Math.min(waitMillis * 2, Math.max(pollMillis, 5))
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => localWaiters.delete(handle.id))))
+
+    const interrupt = (handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<void, TaskNotFound | StoreUnavailable> =>
+      Effect.gen(function*() {
+        const row = yield* lookup(handle)
+        const outcome = yield* store.cancel(row.id, now())
+        if (outcome === "missing") return yield* new TaskNotFound({ id: row.id })
+        if (outcome === "cancelled") notifyFinished(row.id)
+        if (outcome === "requested") {
+          const local = running.get(row.id)
+          if (local !== undefined) {
+            stopRunning(row.id, "cancelled")
+            yield* Fiber.await(local.fiber)
+          }
+        }
+      })
+
+    return { submit, status, await: await_, interrupt, owner }
+  })
+
+const delayOf = (options: SubmitOptions | undefined, now: number): number | undefined => {
+  if (options?.runAt !== undefined) {
+    const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt
+    return Number.isFinite(at) ? Math.max(0, at - now) : undefined
+  }
+  if (options?.delay !== undefined) {
+    if (typeof options.delay === "number" && !(options.delay >= 0)) return undefined
+    const decoded = Duration.decodeUnknown(options.delay)
+    if (Option.isNone(decoded)) return undefined
+    const millis = Duration.toMillis(decoded.value)
+    return Number.isFinite(millis) && millis >= 0 ? millis : undefined
+  }
+  return 0
+}
+
+const decodeJson = (schema: Schema.Schema.All, json: string): Either.Either<unknown, string> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch {
+    return Either.left("the stored JSON does not parse")
+  }
+  return Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)(parsed).pipe(
+    Either.mapLeft((error) => ParseResult.TreeFormatter.formatErrorSync(error))
+  )
+}
+
+const encodeTaskError = (task: Task.Task.Any, error: unknown): string => {
+  const encoded = Schema.encodeUnknownEither(task.failure as Schema.Schema<unknown, unknown>)(error)
+  return Either.isRight(encoded)
+    ? JSON.stringify({ kind: "task", value: encoded.right } satisfies StoredError)
+    : encodeExecutorError(new TaskFailed({ reason: "defect", detail: "the error does not encode with the task's failure Schema" }))
+}
+
+const decodeStoredError = (task: Task.Task.Any | undefined, json: string | undefined): unknown => {
+  let stored: StoredError
+  try {
+    stored = JSON.parse(json ?? "null")
+  } catch {
+    return new TaskFailed({ reason: "undecodable", detail: "the stored error does not parse" })
+  }
+  if (stored?.kind === "executor") {
+    return Either.getOrElse(
+      Schema.decodeUnknownEither(TaskFailure)(stored.value),
+      () => new TaskFailed({ reason: "undecodable", detail: "the stored error does not decode" })
+    )
+  }
+  if (task === undefined) return new UnknownTask({ name: "unknown" })
+  return Either.getOrElse(
+    Schema.decodeUnknownEither(task.failure as Schema.Schema<unknown, unknown>)(stored?.value),
+    () => new TaskFailed({ reason: "undecodable", detail: "the stored error does not decode with the task's failure Schema" })
+  )
+}
+
+const statusOf = (row: TaskStore.StoredTask, task: Task.Task.Any | undefined): TaskStatus.TaskStatus<unknown, unknown> => {
+  switch (row.state) {
+    case "held":
+      return TaskStatus.Held()
+    case "queued":
+      return TaskStatus.Queued()
+    case "running":
+      return TaskStatus.Running({ attempt: row.attempts })
+    case "succeeded": {
+      if (task === undefined) return TaskStatus.Failed({ error: new UnknownTask({ name: row.name }), attempts: row.attempts })
+      const value = decodeJson(task.success, row.result ?? "null")
+      return Either.isRight(value)
+        ? TaskStatus.Succeeded({ value: value.right, attempts: row.attempts })
+        : TaskStatus.Failed({ error: new TaskFailed({ reason: "undecodable", detail: value.left }), attempts: row.attempts })
+    }
+    case "failed":
+      return TaskStatus.Failed({ error: decodeStoredError(task, row.error), attempts: row.attempts })
+    case "interrupted":
+      return TaskStatus.Interrupted()
+  }
+}
+
+/** Replays the retry schedule over the attempts made so far: the next attempt's time, or none. */
+const nextAttemptAt = (
+  schedule: Schedule.Schedule<unknown, any>,
+  attempts: number,
+  error: unknown,
+  now: number
+): Effect.Effect<number | undefined> =>
+  Effect.gen(function*() {
+    let state = schedule.initial
+    let decision: ScheduleDecision.ScheduleDecision | undefined
+    for (let i = 0; i < attempts; i++) {
+      const [next, , step] = yield* schedule.step(now, error, state)
+      state = next
+      decision = step
+      if (ScheduleDecision.isDone(step)) return undefined
+    }
+    return decision === undefined || !ScheduleDecision.isContinue(decision)
+      ? now
+      : Math.max(now, ScheduleIntervals.start(decision.intervals))
+  })
+
+const spanLink = (traceParent: string | undefined): Tracer.ExternalSpan | undefined => {
+  if (traceParent === undefined) return undefined
+  const [traceId, spanId] = traceParent.split(":")
+  return traceId && spanId ? Tracer.externalSpan({ traceId, spanId, sampled: true }) : undefined
+}
+
+const defectMessage = (cause: Cause.Cause<unknown>): string => {
+  const defect = Cause.squash(cause)
+  const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
+  return message.length > 500 ? `${message.slice(0, 500)}…` : message
+}
+
+/** @internal */
+export type DurableEngine = Effect.Effect.Success<ReturnType<typeof makeDurableEngine>>
