@@ -169,6 +169,9 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
         payload: string
         attempts: number
         trace_parent: string | null
+        priority: number
+        run_at: number
+        seq: number
       }>`UPDATE effect_executor_tasks
         SET state = 'running', owner = ${owner}, lease_expires_at = ${now + leaseMillis},
             attempts = attempts + 1, started_at = ${now}
@@ -178,9 +181,10 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
           ORDER BY priority DESC, run_at, rowid
           LIMIT ${limit}
         )
-        RETURNING id, name, queue, payload, attempts, trace_parent`).pipe(
+        RETURNING id, name, queue, payload, attempts, trace_parent, priority, run_at, rowid AS seq`).pipe(
+        // RETURNING has no order: hand the batch over in claim order
         Effect.map((rows) =>
-          rows.map((row) => ({
+          [...rows].sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq).map((row) => ({
             id: row.id,
             name: row.name,
             queue: row.queue,
