@@ -19,6 +19,7 @@ import {
   TaskHandle,
   TaskStatus
 } from "effect-executor"
+import type { StoreUnavailable } from "effect-executor/ExecutorError"
 import { html, page } from "./html.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -122,8 +123,9 @@ const index = Effect.gen(function*() {
   return page(
     "effect-executor example",
     html`<p>Each form below makes the server answer at once and do its work <em>after</em> the response
-has been written. This server runs <code>Executor.layerMemory</code>: reliability
-<strong>${executor.reliability}</strong>. Task logs appear on the server's console.</p>
+has been written. This server runs <code>Executor.layerSqlite</code> on <code>data/tasks.db</code>:
+reliability <strong>${executor.reliability}</strong>, so work survives a restart. Task logs appear on
+the server's console.</p>
 
 <h2>Email after signup</h2>
 <p>Answers immediately; the welcome mail is sent (logged) once the page has reached you.</p>
@@ -272,22 +274,23 @@ export const app = router.pipe(Effect.catchTag("RouteNotFound", () => Effect.suc
 
 /** Options of the example app. */
 export interface Options {
+  /** The SQLite file the tasks are kept in. Default `data/tasks.db`. */
+  readonly filename?: string | undefined
   /** How long a report's "queries" take. Default 2 seconds. */
   readonly reportWorkTime?: Duration.DurationInput | undefined
 }
 
 /**
- * Serves the app on whatever `HttpServer` it is given.
- *
- * NOTE: the executor here is the volatile, in-memory one (`Executor.layerMemory`), because the
- * durable SQLite layer does not exist yet (it comes in a later issue). Once it does, provide it
- * here instead: the tasks are already `Task.make` definitions with Schemas, as a durable store
- * needs, and reports would then survive a restart of the server.
+ * Serves the app on whatever `HttpServer` it is given, with the durable executor on an embedded
+ * SQLite file: a report submitted before a restart (even a `kill -9`) is still built afterwards,
+ * and its page keeps working.
  */
-export const layer = (options: Options = {}): Layer.Layer<never, never, HttpServer.HttpServer> =>
+export const layer = (options: Options = {}): Layer.Layer<never, StoreUnavailable, HttpServer.HttpServer> =>
   app.pipe(
     HttpServer.serve(AfterResponse.middleware),
-    Layer.provide(Executor.layerMemory({
+    Layer.provide(Executor.layerSqlite({
+      filename: options.filename ?? "data/tasks.db",
+      tasks: [SendWelcome, BuildReport, VacuumDatabase],
       concurrency: 16,
       queues: { reports: { concurrency: 2 }, maintenance: { concurrency: 1 } }
     })),

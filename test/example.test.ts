@@ -6,7 +6,14 @@ import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/
 import { NodeHttpServer } from "@effect/platform-node"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Schedule } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll } from "vitest"
 import * as App from "../examples/app.js"
+
+const dir = mkdtempSync(join(tmpdir(), "effect-executor-example-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 /** Everything the app logs, so a test can see that a task ran. */
 const logged: Array<string> = []
@@ -17,7 +24,7 @@ const CaptureLogs = Logger.replace(
   })
 )
 
-const TestApp = App.layer({ reportWorkTime: "300 millis" }).pipe(
+const TestApp = App.layer({ filename: join(dir, "tasks.db"), reportWorkTime: "300 millis" }).pipe(
   Layer.provideMerge(NodeHttpServer.layerTest),
   Layer.provide(CaptureLogs)
 )
@@ -50,7 +57,7 @@ layer(TestApp, { excludeTestServices: true })("example app", (it) => {
       expect(html).toContain(`action="/signup"`)
       expect(html).toContain(`action="/reports"`)
       expect(html).toContain(`action="/maintenance/vacuum"`)
-      expect(html).toContain("volatile")
+      expect(html).toContain("durable")
     }))
 
   it.effect("POST /reports redirects to a page that refreshes until the report is ready", () =>

@@ -194,7 +194,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           id: randomTaskId(),
           name: task.name,
           queue,
-          payload: JSON.stringify(encoded.right),
+          payload: JSON.stringify(encoded.right ?? null),
           priority,
           runAt: at + delayMillis,
           delayMillis,
@@ -471,9 +471,10 @@ const decodeJson = (schema: Schema.Schema.All, json: string): Either.Either<unkn
   } catch {
     return Either.left("the stored JSON does not parse")
   }
-  return Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)(parsed).pipe(
-    Either.mapLeft((error) => ParseResult.TreeFormatter.formatErrorSync(error))
-  )
+  const decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)
+  // JSON has no `undefined`: it is stored as null
+  const decoded = parsed === null ? Either.orElse(decode(null), () => decode(undefined)) : decode(parsed)
+  return Either.mapLeft(decoded, (error) => ParseResult.TreeFormatter.formatErrorSync(error))
 }
 
 const encodeTaskError = (task: Task.Task.Any, error: unknown): string => {
