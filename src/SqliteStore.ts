@@ -209,11 +209,16 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
         })
       )
 
+    // One statement per batch: the results travel as a JSON array joined to the rows.
     const complete: TaskStore.TaskStore["complete"] = (results, now) =>
-      guard(sql.withTransaction(Effect.forEach(results, ({ id, owner, result }) =>
+      guard(Effect.forEach(chunks(results, INSERT_CHUNK), (chunk) =>
         sql`UPDATE effect_executor_tasks
-          SET state = 'succeeded', result = ${result}, finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-          WHERE id = ${id} AND owner = ${owner} AND state = 'running'`, { discard: true })))
+          SET state = 'succeeded', result = done.value ->> '$.result', finished_at = ${now},
+              owner = NULL, lease_expires_at = NULL
+          FROM json_each(${JSON.stringify(chunk)}) AS done
+          WHERE effect_executor_tasks.id = done.value ->> '$.id'
+            AND effect_executor_tasks.owner = done.value ->> '$.owner'
+            AND effect_executor_tasks.state = 'running'`, { discard: true }))
 
     const fail: TaskStore.TaskStore["fail"] = (failures, now) =>
       guard(sql.withTransaction(Effect.forEach(failures, ({ error, id, owner, retryAt }) =>
