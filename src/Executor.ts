@@ -19,12 +19,15 @@
  *
  * @since 0.1.0
  */
+import type { SqlClient } from "@effect/sql"
+import type { PgClient } from "@effect/sql-pg"
 import type { Scope } from "effect"
 import { Context, Duration, Effect, Layer } from "effect"
 import { DurableExecutor } from "./DurableExecutor.js"
 import type { AwaitError, LookupError, StoreUnavailable, SubmitError } from "./ExecutorError.js"
 import { makeDurableEngine } from "./internal/durableEngine.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
+import * as PgStore from "./PgStore.js"
 import * as SqliteStore from "./SqliteStore.js"
 import * as Task from "./Task.js"
 import { TaskStore } from "./TaskStore.js"
@@ -314,3 +317,28 @@ export const layerSqlite = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks> & SqliteStore.Options
 ): Layer.Layer<Executor | DurableExecutor, StoreUnavailable, Task.Task.Context<Tasks[number]>> =>
   layerStore(options).pipe(Layer.provide(SqliteStore.layer(options)))
+
+/**
+ * The distributed durable executor on PostgreSQL: every process that points at the database
+ * shares one queue. Uses the application's own `PgClient` (provide `PgClient.layer(...)`), so a
+ * `DurableExecutor.submit` inside the application's `sql.withTransaction` commits or rolls back
+ * with the application's rows. Tables live in their own schema (default `effect_executor`).
+ *
+ * @example
+ * ```ts
+ * server.pipe(
+ *   Layer.provide(Executor.layerPg({ tasks: [SendWelcome] })),
+ *   Layer.provide(PgClient.layer({ url: Redacted.make(process.env.DATABASE_URL!) }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPg = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  options: DurableOptions<Tasks> & PgStore.Options
+): Layer.Layer<
+  Executor | DurableExecutor,
+  StoreUnavailable,
+  PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
+> => layerStore(options).pipe(Layer.provide(PgStore.layer(options)))

@@ -11,6 +11,7 @@ import { Cause, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { StoreUnavailable } from "./ExecutorError.js"
+import { chunked as chunks, type ClaimedRow, newRow, type TaskRow, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
 
 /**
@@ -67,28 +68,6 @@ const migrations = Migrator.fromRecord({
 /** SQLite allows 32,766 bound parameters per statement; 15 columns a row. */
 const INSERT_CHUNK = 1_000
 
-interface Row {
-  readonly id: string
-  readonly name: string
-  readonly queue: string
-  readonly state: TaskStore.StoredState
-  readonly attempts: number
-  readonly priority: number
-  readonly run_at: number
-  readonly result: string | null
-  readonly error: string | null
-  readonly created_at: number
-  readonly started_at: number | null
-  readonly finished_at: number | null
-  readonly cancel_requested: number
-}
-
-const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
-  const out: Array<ReadonlyArray<A>> = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
-}
-
 /**
  * A `TaskStore` on the `SqlClient` in context (a SQLite database). Runs the migrations first.
  *
@@ -113,21 +92,7 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
         const inserted = new Set<string>()
         for (const chunk of chunks(tasks, INSERT_CHUNK)) {
           const rows = yield* sql<{ id: string }>`INSERT INTO effect_executor_tasks ${
-            sql.insert(chunk.map((task) => ({
-              id: task.id,
-              name: task.name,
-              queue: task.queue,
-              payload: task.payload,
-              state: task.state,
-              priority: task.priority,
-              run_at: task.runAt,
-              delay_ms: task.delayMillis,
-              idempotency_key: task.idempotencyKey ?? null,
-              owner: task.owner ?? null,
-              lease_expires_at: task.leaseExpiresAt ?? null,
-              trace_parent: task.traceParent ?? null,
-              created_at: task.createdAt
-            })))
+            sql.insert(chunk.map(newRow))
           } ON CONFLICT DO NOTHING RETURNING id`
           for (const row of rows) inserted.add(row.id)
         }
@@ -162,17 +127,7 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
       })))
 
     const claim: TaskStore.TaskStore["claim"] = ({ leaseMillis, limit, now, owner, queue }) =>
-      guard(sql<{
-        id: string
-        name: string
-        queue: string
-        payload: string
-        attempts: number
-        trace_parent: string | null
-        priority: number
-        run_at: number
-        seq: number
-      }>`UPDATE effect_executor_tasks
+      guard(sql<ClaimedRow>`UPDATE effect_executor_tasks
         SET state = 'running', owner = ${owner}, lease_expires_at = ${now + leaseMillis},
             attempts = attempts + 1, started_at = ${now}
         WHERE id IN (
@@ -182,17 +137,7 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
           LIMIT ${limit}
         )
         RETURNING id, name, queue, payload, attempts, trace_parent, priority, run_at, rowid AS seq`).pipe(
-        // RETURNING has no order: hand the batch over in claim order
-        Effect.map((rows) =>
-          [...rows].sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq).map((row) => ({
-            id: row.id,
-            name: row.name,
-            queue: row.queue,
-            payload: row.payload,
-            attempts: row.attempts,
-            traceParent: row.trace_parent ?? undefined
-          }))
-        )
+        Effect.map(toClaimedTasks)
       )
 
     const heartbeat: TaskStore.TaskStore["heartbeat"] = ({ ids, leaseMillis, now, owner }) =>
@@ -254,26 +199,10 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
       })))
 
     const status: TaskStore.TaskStore["status"] = (id) =>
-      guard(sql<Row>`SELECT id, name, queue, state, attempts, priority, run_at, result, error, created_at,
+      guard(sql<TaskRow>`SELECT id, name, queue, state, attempts, priority, run_at, result, error, created_at,
           started_at, finished_at, cancel_requested
         FROM effect_executor_tasks WHERE id = ${id}`).pipe(
-        Effect.map((rows) =>
-          Option.map(Option.fromNullable(rows[0]), (row): TaskStore.StoredTask => ({
-            id: row.id,
-            name: row.name,
-            queue: row.queue,
-            state: row.state,
-            attempts: row.attempts,
-            priority: row.priority,
-            runAt: row.run_at,
-            result: row.result ?? undefined,
-            error: row.error ?? undefined,
-            createdAt: row.created_at,
-            startedAt: row.started_at ?? undefined,
-            finishedAt: row.finished_at ?? undefined,
-            cancelRequested: row.cancel_requested === 1
-          }))
-        )
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStoredTask))
       )
 
     const cancel: TaskStore.TaskStore["cancel"] = (id, now) =>
@@ -306,6 +235,8 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
 
     return TaskStore.TaskStore.of({
       location,
+      transactional: false,
+      notifications: undefined,
       insert,
       release,
       claim,

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Option } from "effect"
+import type { Effect, Option, Stream } from "effect"
 import { Context } from "effect"
 import type { StoreUnavailable } from "./ExecutorError.js"
 
@@ -108,6 +108,16 @@ export interface Failure {
 export interface TaskStore {
   /** Where the store lives, for messages: a file path or a database URL without credentials. */
   readonly location: string
+  /**
+   * Whether `insert` may run inside the caller's own SQL transaction (the store uses the caller's
+   * `SqlClient`), so a submit commits or rolls back with the caller's rows.
+   */
+  readonly transactional: boolean
+  /**
+   * Wake-ups from other processes (a queue name each time tasks become due there), when the
+   * database can push them; `undefined` when workers must poll.
+   */
+  readonly notifications: Stream.Stream<string> | undefined
   /**
    * Inserts tasks in one transaction and returns, for each, the id it is stored under: its own,
    * or the id of the task that already has its idempotency key (then nothing new is stored).

@@ -20,6 +20,8 @@ export * as TaskHandle from "./TaskHandle.js"
 /** @since 0.1.0 */
 export * as TaskStatus from "./TaskStatus.js"
 /** @since 0.1.0 */
+export * as PgStore from "./PgStore.js"
+/** @since 0.1.0 */
 export * as SqliteStore from "./SqliteStore.js"
 /** @since 0.1.0 */
 export * as TaskStore from "./TaskStore.js"

@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import {
   Cause,
   Context,
@@ -16,6 +17,7 @@ import {
   ScheduleDecision,
   ScheduleIntervals,
   Schema,
+  Stream,
   Tracer
 } from "effect"
 import type { SubmitOptions } from "../Executor.js"
@@ -71,7 +73,7 @@ interface Lane {
 }
 
 interface RunningTask {
-  readonly fiber: Fiber.RuntimeFiber<void>
+  fiber: Fiber.RuntimeFiber<void>
   readonly lane: Lane
   /** Why the fiber was interrupted, if it was: decides what the store is told. */
   stop: "cancelled" | "lost" | "shutdown" | undefined
@@ -206,7 +208,10 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           createdAt: at
         }
         inFlight++
-        return insert(row).pipe(
+        // Inside the caller's own transaction on the store's database, the row joins it: it
+        // commits or rolls back with the caller's rows (no group commit then).
+        const joined = store.transactional && Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some"
+        return (joined ? Effect.map(store.insert([row]), (ids) => ids[0]!) : insert(row)).pipe(
           Effect.ensuring(Effect.sync(() => inFlight--)),
           Effect.map((id) => {
             if (id === row.id) {
@@ -223,7 +228,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
 
     // ---- workers --------------------------------------------------------------------------
 
-    const runClaimed = (claimed: TaskStore.ClaimedTask): Effect.Effect<void> => {
+    const runClaimed = (claimed: TaskStore.ClaimedTask, self: RunningTask): Effect.Effect<void> => {
       const task = tasks.get(claimed.name)
       const finalFailure = (error: TaskFailure) =>
         failBatch({ id: claimed.id, owner, error: encodeExecutorError(error), retryAt: undefined })
@@ -279,7 +284,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
             return
           }
           if (Cause.isInterruptedOnly(exit.cause)) {
-            const stop = running.get(claimed.id)?.stop
+            const stop = self.stop
             if (stop === "cancelled") yield* store.markInterrupted(claimed.id, owner, now())
             else if (stop !== "lost") yield* store.requeue([claimed.id], owner, now())
             return
@@ -295,15 +300,19 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     }
 
     const start = (claimed: TaskStore.ClaimedTask, lane: Lane) => {
+      // Claimed again while an old run is still here: its lease had expired (a late heartbeat),
+      // so the old run is lost; stop it rather than run two copies side by side.
+      stopRunning(claimed.id, "lost")
       totalRunning++
       lane.running++
-      const fiber = Runtime.runFork(runtime, runClaimed(claimed))
-      const entry: RunningTask = { fiber, lane, stop: undefined }
+      const entry: RunningTask = { fiber: undefined as unknown as Fiber.RuntimeFiber<void>, lane, stop: undefined }
+      entry.fiber = Runtime.runFork(runtime, runClaimed(claimed, entry))
       running.set(claimed.id, entry)
+      const fiber = entry.fiber
       fiber.addObserver(() => {
         totalRunning--
         lane.running--
-        running.delete(claimed.id)
+        if (running.get(claimed.id) === entry) running.delete(claimed.id)
         notifyFinished(claimed.id)
         wake()
       })
@@ -327,6 +336,9 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     })
 
     const pollMillis = Duration.toMillis(config.pollInterval)
+    if (store.notifications !== undefined) {
+      yield* store.notifications.pipe(Stream.runForEach(() => Effect.sync(wake)), Effect.forkScoped)
+    }
     yield* Effect.gen(function*() {
       while (claiming) {
         const filled = yield* claimRound.pipe(
@@ -391,11 +403,18 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
 
     // ---- status, await, interrupt ---------------------------------------------------------
 
+    /** Store calls made on the caller's fiber must not run on a transaction the caller has open. */
+    const outsideCallerTransaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.mapInputContext(
+        effect,
+        (context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context) as Context.Context<never>
+      )
+
     const lookup = (handle: TaskHandle.TaskHandle<unknown, unknown>) =>
       Effect.gen(function*() {
         const id = handle?.id
         if (!isWellFormedTaskId(id)) return yield* new TaskNotFound({ id: String(id) })
-        const row = yield* store.status(id)
+        const row = yield* outsideCallerTransaction(store.status(id))
         if (Option.isNone(row) || (handle.task !== undefined && handle.task !== row.value.name)) {
           return yield* new TaskNotFound({ id })
         }
@@ -434,7 +453,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     const interrupt = (handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<void, TaskNotFound | StoreUnavailable> =>
       Effect.gen(function*() {
         const row = yield* lookup(handle)
-        const outcome = yield* store.cancel(row.id, now())
+        const outcome = yield* outsideCallerTransaction(store.cancel(row.id, now()))
         if (outcome === "missing") return yield* new TaskNotFound({ id: row.id })
         if (outcome === "cancelled") notifyFinished(row.id)
         if (outcome === "requested") {

@@ -1,0 +1,303 @@
+/**
+ * The distributed durable store: PostgreSQL through `@effect/sql-pg`. Any number of processes on
+ * any number of machines share one queue: claims with `FOR UPDATE SKIP LOCKED`, wake-ups with
+ * `LISTEN/NOTIFY`, leases with heartbeats. The tables live in a schema of their own (default
+ * `effect_executor`) with versioned migrations, beside the application's tables, and `insert` runs
+ * inside the caller's `sql.withTransaction` when there is one.
+ *
+ * @since 0.1.0
+ */
+import { Migrator, SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Option, Schedule, Stream } from "effect"
+import { StoreUnavailable } from "./ExecutorError.js"
+import { chunked, type ClaimedRow, newRow, type TaskRow, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
+import * as TaskStore from "./TaskStore.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The schema the tables live in. Default `effect_executor`. Lower-case letters, digits and `_`. */
+  readonly schema?: string | undefined
+}
+
+const CHUNK = 1_000
+
+const migrations = (schema: string) =>
+  Migrator.fromRecord({
+    "0001_create_tasks": Effect.flatMap(SqlClient.SqlClient, (sql) => {
+      const tasks = sql(`${schema}.tasks`)
+      return Effect.all([
+        sql`CREATE TABLE ${tasks} (
+          seq BIGSERIAL NOT NULL,
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          queue TEXT NOT NULL,
+          payload TEXT NOT NULL,
+          state TEXT NOT NULL,
+          priority INTEGER NOT NULL DEFAULT 0,
+          run_at BIGINT NOT NULL,
+          delay_ms BIGINT NOT NULL DEFAULT 0,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          idempotency_key TEXT UNIQUE,
+          owner TEXT,
+          lease_expires_at BIGINT,
+          cancel_requested BOOLEAN NOT NULL DEFAULT false,
+          trace_parent TEXT,
+          result TEXT,
+          error TEXT,
+          created_at BIGINT NOT NULL,
+          started_at BIGINT,
+          finished_at BIGINT
+        )`,
+        sql`CREATE INDEX tasks_ready ON ${tasks} (queue, priority DESC, run_at, seq) WHERE state = 'queued'`,
+        sql`CREATE INDEX tasks_leases ON ${tasks} (lease_expires_at) WHERE state IN ('running', 'held')`,
+        sql`CREATE INDEX tasks_owner ON ${tasks} (owner) WHERE owner IS NOT NULL`,
+        sql`CREATE INDEX tasks_finished ON ${tasks} (finished_at) WHERE finished_at IS NOT NULL`
+      ], { discard: true })
+    })
+  })
+
+/**
+ * A `TaskStore` on the PostgreSQL `SqlClient` in context. Creates its schema and runs its
+ * migrations first (under an advisory lock, so processes starting together do not race).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<TaskStore.TaskStore, StoreUnavailable, SqlClient.SqlClient | PgClient.PgClient> =>
+  Effect.gen(function*() {
+    const schema = options.schema ?? "effect_executor"
+    const location = `postgresql schema ${schema}`
+    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) {
+      return yield* new StoreUnavailable({
+        path: location,
+        reason: "the schema name must be lower-case letters, digits and _, starting with a letter or _"
+      })
+    }
+    const sql = yield* SqlClient.SqlClient
+    const pg = yield* PgClient.PgClient
+    const tasks = sql(`${schema}.tasks`)
+    const channel = `effect_executor_${schema}`
+    const unavailable = (error: SqlError) =>
+      new StoreUnavailable({ path: location, reason: String((error.cause as Error | undefined)?.message ?? error.message) })
+    const guard = <A>(effect: Effect.Effect<A, SqlError>) => Effect.mapError(effect, unavailable)
+    const notify = (queues: Iterable<string>) =>
+      Effect.forEach(new Set(queues), (queue) => sql`SELECT pg_notify(${channel}, ${queue})`, { discard: true })
+
+    yield* sql.withTransaction(Effect.gen(function*() {
+      yield* sql`SELECT pg_advisory_xact_lock(hashtext(${channel}))`
+      yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
+      // the Migrator probes its table with a query that would abort this transaction if it failed
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${schema}.migrations`)} (
+        migration_id integer primary key,
+        created_at timestamp with time zone not null default now(),
+        name text not null
+      )`
+      yield* Migrator.make({})({ loader: migrations(schema), table: `${schema}.migrations` })
+    })).pipe(
+      Effect.mapError((error) =>
+        new StoreUnavailable({
+          path: location,
+          reason: `migration failed: ${String((error.cause as Error | undefined)?.message ?? error.message)}`
+        })
+      )
+    )
+
+    const insert: TaskStore.TaskStore["insert"] = (rows) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        const inserted = new Set<string>()
+        for (const chunk of chunked(rows, CHUNK)) {
+          const returned = yield* sql<{ id: string }>`INSERT INTO ${tasks} ${sql.insert(chunk.map(newRow))}
+            ON CONFLICT DO NOTHING RETURNING id`
+          for (const row of returned) inserted.add(row.id)
+        }
+        yield* notify(rows.filter((row) => row.state === "queued" && inserted.has(row.id)).map((row) => row.queue))
+        if (inserted.size === rows.length) return rows.map((row) => row.id)
+        const keys = rows.filter((row) => !inserted.has(row.id) && row.idempotencyKey !== undefined)
+          .map((row) => row.idempotencyKey!)
+        const existing = new Map<string, string>()
+        for (const chunk of chunked(keys, CHUNK)) {
+          const found = yield* sql<{ id: string; idempotency_key: string }>`
+            SELECT id, idempotency_key FROM ${tasks} WHERE ${sql.in("idempotency_key", chunk)}`
+          for (const row of found) existing.set(row.idempotency_key, row.id)
+        }
+        return rows.map((row) => inserted.has(row.id) ? row.id : existing.get(row.idempotencyKey ?? "") ?? row.id)
+      })))
+
+    const release: TaskStore.TaskStore["release"] = (ids, { drop, now }) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        const dropped = new Set(drop ?? [])
+        const queues = new Set<string>()
+        for (const chunk of chunked(ids.filter((id) => !dropped.has(id)), CHUNK)) {
+          const released = yield* sql<{ queue: string }>`UPDATE ${tasks}
+            SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
+            WHERE state = 'held' AND ${sql.in("id", chunk)} RETURNING queue`
+          for (const row of released) queues.add(row.queue)
+        }
+        for (const chunk of chunked(Array.from(dropped), CHUNK)) {
+          yield* sql`UPDATE ${tasks}
+            SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+            WHERE state = 'held' AND ${sql.in("id", chunk)}`
+        }
+        yield* notify(queues)
+      })))
+
+    const claim: TaskStore.TaskStore["claim"] = ({ leaseMillis, limit, now, owner, queue }) =>
+      guard(sql<ClaimedRow>`WITH next AS (
+          SELECT id FROM ${tasks}
+          WHERE state = 'queued' AND queue = ${queue} AND run_at <= ${now}
+          ORDER BY priority DESC, run_at, seq
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED
+        )
+        UPDATE ${tasks} AS t
+        SET state = 'running', owner = ${owner}, lease_expires_at = ${now + leaseMillis},
+            attempts = t.attempts + 1, started_at = ${now}
+        FROM next WHERE t.id = next.id
+        RETURNING t.id, t.name, t.queue, t.payload, t.attempts, t.trace_parent, t.priority, t.run_at, t.seq`).pipe(
+        Effect.map(toClaimedTasks)
+      )
+
+    const heartbeat: TaskStore.TaskStore["heartbeat"] = ({ ids, leaseMillis, now, owner }) =>
+      guard(sql<{ id: string; cancel_requested: boolean }>`UPDATE ${tasks}
+        SET lease_expires_at = ${now + leaseMillis}
+        WHERE owner = ${owner} AND state IN ('running', 'held')
+        RETURNING id, cancel_requested`).pipe(
+        Effect.map((rows) => {
+          const held = new Set(rows.map((row) => row.id))
+          return {
+            lost: ids.filter((id) => !held.has(id)),
+            cancelled: rows.filter((row) => row.cancel_requested).map((row) => row.id)
+          }
+        })
+      )
+
+    // One statement per batch: the batch travels as one JSON parameter joined to the rows.
+    const complete: TaskStore.TaskStore["complete"] = (results, now) =>
+      guard(Effect.forEach(chunked(results, CHUNK), (chunk) =>
+        sql`UPDATE ${tasks} AS t
+          SET state = 'succeeded', result = done.result, finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+          FROM jsonb_to_recordset(${JSON.stringify(chunk)}::jsonb) AS done(id text, owner text, result text)
+          WHERE t.id = done.id AND t.owner = done.owner AND t.state = 'running'`, { discard: true }))
+
+    const fail: TaskStore.TaskStore["fail"] = (failures, now) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        for (const chunk of chunked(failures, CHUNK)) {
+          const retried = yield* sql<{ queue: string }>`UPDATE ${tasks} AS t
+            SET state = CASE WHEN f."retryAt" IS NULL THEN 'failed' ELSE 'queued' END,
+                error = f.error,
+                run_at = COALESCE(f."retryAt", t.run_at),
+                finished_at = CASE WHEN f."retryAt" IS NULL THEN ${now}::bigint ELSE NULL END,
+                owner = NULL, lease_expires_at = NULL
+            FROM jsonb_to_recordset(${JSON.stringify(chunk)}::jsonb) AS f(id text, owner text, error text, "retryAt" bigint)
+            WHERE t.id = f.id AND t.owner = f.owner AND t.state = 'running'
+            RETURNING CASE WHEN f."retryAt" IS NULL THEN NULL ELSE t.queue END AS queue`
+          yield* notify(retried.flatMap((row) => row.queue === null ? [] : [row.queue]))
+        }
+      })))
+
+    const requeue: TaskStore.TaskStore["requeue"] = (ids, owner, now) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        for (const chunk of chunked(ids, CHUNK)) {
+          const rows = yield* sql<{ queue: string }>`UPDATE ${tasks}
+            SET state = CASE WHEN cancel_requested THEN 'interrupted' ELSE 'queued' END,
+                attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
+                finished_at = CASE WHEN cancel_requested THEN ${now}::bigint ELSE NULL END,
+                run_at = ${now}, owner = NULL, lease_expires_at = NULL
+            WHERE owner = ${owner} AND state = 'running' AND ${sql.in("id", chunk)} RETURNING queue`
+          yield* notify(rows.map((row) => row.queue))
+        }
+      })))
+
+    const reclaimExpired: TaskStore.TaskStore["reclaimExpired"] = (now) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        const cancelled = yield* sql<{ id: string }>`UPDATE ${tasks}
+          SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+          WHERE state = 'running' AND cancel_requested AND lease_expires_at < ${now} RETURNING id`
+        const running = yield* sql<{ queue: string }>`UPDATE ${tasks}
+          SET state = 'queued', run_at = ${now}, owner = NULL, lease_expires_at = NULL
+          WHERE state = 'running' AND lease_expires_at < ${now} RETURNING queue`
+        const held = yield* sql<{ queue: string }>`UPDATE ${tasks}
+          SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
+          WHERE state = 'held' AND lease_expires_at < ${now} RETURNING queue`
+        yield* notify([...running, ...held].map((row) => row.queue))
+        return cancelled.length + running.length + held.length
+      })))
+
+    const status: TaskStore.TaskStore["status"] = (id) =>
+      guard(sql<TaskRow>`SELECT id, name, queue, state, attempts, priority, run_at, result, error, created_at,
+          started_at, finished_at, cancel_requested
+        FROM ${tasks} WHERE id = ${id}`).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStoredTask))
+      )
+
+    const cancel: TaskStore.TaskStore["cancel"] = (id, now) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql<{ state: TaskStore.StoredState }>`SELECT state FROM ${tasks} WHERE id = ${id} FOR UPDATE`
+        const state = rows[0]?.state
+        if (state === undefined) return "missing" as const
+        if (state === "held" || state === "queued") {
+          yield* sql`UPDATE ${tasks}
+            SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL WHERE id = ${id}`
+          return "cancelled" as const
+        }
+        if (state === "running") {
+          yield* sql`UPDATE ${tasks} SET cancel_requested = true WHERE id = ${id}`
+          return "requested" as const
+        }
+        return "finished" as const
+      })))
+
+    const markInterrupted: TaskStore.TaskStore["markInterrupted"] = (id, owner, now) =>
+      guard(sql`UPDATE ${tasks}
+        SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+        WHERE id = ${id} AND owner = ${owner} AND state = 'running'`).pipe(Effect.asVoid)
+
+    const prune: TaskStore.TaskStore["prune"] = (before) =>
+      guard(sql<{ count: string }>`WITH gone AS (
+          DELETE FROM ${tasks} WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted') RETURNING 1
+        ) SELECT count(*) AS count FROM gone`).pipe(Effect.map((rows) => Number(rows[0]?.count ?? 0)))
+
+    return TaskStore.TaskStore.of({
+      location,
+      transactional: true,
+      // LISTEN reconnects with the pool; a lost notification is covered by the workers' poll
+      notifications: pg.listen(channel).pipe(Stream.retry(Schedule.spaced("1 second")), Stream.orDie),
+      insert,
+      release,
+      claim,
+      heartbeat,
+      complete,
+      fail,
+      requeue,
+      reclaimExpired,
+      status,
+      cancel,
+      markInterrupted,
+      prune
+    })
+  })
+
+/**
+ * A `TaskStore` on the PostgreSQL client in context.
+ *
+ * @example
+ * ```ts
+ * const store = PgStore.layer({ schema: "jobs" }).pipe(
+ *   Layer.provide(PgClient.layer({ url: Redacted.make("postgres://localhost/app") }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<TaskStore.TaskStore, StoreUnavailable, SqlClient.SqlClient | PgClient.PgClient> =>
+  Layer.effect(TaskStore.TaskStore, make(options))
