@@ -249,6 +249,11 @@ export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> exte
   readonly pollInterval?: Duration.DurationInput | undefined
   /** Write concurrent submits in one shared transaction (one fsync). Default `true`. */
   readonly groupCommit?: boolean | undefined
+  /**
+   * Whether this process runs stored tasks. `false` makes a process that only submits and polls
+   * (a web tier in front of worker processes). Default `true`.
+   */
+  readonly runTasks?: boolean | undefined
 }
 
 /**
@@ -278,7 +283,8 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       drainTimeout: memory.config.drainTimeout,
       leaseDuration: Duration.decode(options.leaseDuration ?? "30 seconds"),
       pollInterval: Duration.decode(options.pollInterval ?? "1 second"),
-      groupCommit: options.groupCommit ?? true
+      groupCommit: options.groupCommit ?? true,
+      runTasks: options.runTasks ?? true
     })
     const durable: DurableExecutor = {
       reliability: "durable",

@@ -133,3 +133,22 @@ describe.runIf(pgAvailable)("Executor.layerPg", () => {
       expect(error).toBeInstanceOf(ExecutorError.StoreUnavailable)
     }))
 })
+
+describe.runIf(pgAvailable)("runTasks: false", () => {
+  it.live("a submit-only process stores tasks and polls them; a worker process runs them", () =>
+    Effect.gen(function*() {
+      const schema = schemaForTest()
+      const submitter = pgExecutor(schema, { runTasks: false }).pipe(Layer.provideMerge(pgClientLayer()))
+      const handle = yield* Effect.gen(function*() {
+        const handle = yield* DurableExecutor.submit(Greet.make({ name: "later" }))
+        // nobody runs it here: it stays queued
+        expect(yield* DurableExecutor.status(handle)).toEqual(TaskStatus.Queued())
+        return TaskHandle.encode(handle)
+      }).pipe(Effect.provide(submitter))
+      const worker = pgExecutor(schema).pipe(Layer.provideMerge(pgClientLayer()))
+      const value = yield* Effect.gen(function*() {
+        return yield* DurableExecutor.await(yield* Schema.decode(TaskHandle.schemaFor(Greet))(handle))
+      }).pipe(Effect.provide(worker))
+      expect(value).toBe("hello later")
+    }))
+})

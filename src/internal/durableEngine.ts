@@ -55,6 +55,7 @@ export interface DurableConfig {
   readonly drainTimeout: Duration.Duration
   readonly retention: Duration.Duration
   readonly groupCommit: boolean
+  readonly runTasks: boolean
 }
 
 /** The stored form of an error: the task's own (encoded with its failure Schema) or the executor's. */
@@ -107,7 +108,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     let totalRunning = 0
     let inFlight = 0
     let closed = false
-    let claiming = true
+    let claiming = config.runTasks
     const wakeups = yield* Queue.sliding<void>(1)
     const wake = () => wakeups.unsafeOffer(undefined)
 
