@@ -69,6 +69,11 @@ export interface SubmitOptions {
   readonly onAbort?: Task.OnAbort | undefined
   /** A name for a plain effect, used in spans and logs. Task calls use the task's name. */
   readonly name?: string | undefined
+  /**
+   * The session the task belongs to (a session id, a user id). `StatusApi` answers a handle only
+   * to requests of the same session.
+   */
+  readonly session?: string | undefined
 }
 
 /**

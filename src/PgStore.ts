@@ -12,7 +12,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, Schedule, Stream } from "effect"
 import { StoreUnavailable } from "./ExecutorError.js"
-import { chunked, type ClaimedRow, newRow, type TaskRow, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
+import { chunked, type ClaimedRow, newRow, type TaskRow, taskColumns, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
 
 /**
@@ -57,6 +57,13 @@ const migrations = (schema: string) =>
         sql`CREATE INDEX tasks_leases ON ${tasks} (lease_expires_at) WHERE state IN ('running', 'held')`,
         sql`CREATE INDEX tasks_owner ON ${tasks} (owner) WHERE owner IS NOT NULL`,
         sql`CREATE INDEX tasks_finished ON ${tasks} (finished_at) WHERE finished_at IS NOT NULL`
+      ], { discard: true })
+    }),
+    "0002_add_sessions": Effect.flatMap(SqlClient.SqlClient, (sql) => {
+      const tasks = sql(`${schema}.tasks`)
+      return Effect.all([
+        sql`ALTER TABLE ${tasks} ADD COLUMN session TEXT`,
+        sql`CREATE INDEX tasks_created ON ${tasks} (created_at)`
       ], { discard: true })
     })
   })
@@ -231,8 +238,7 @@ export const make = (
       })))
 
     const status: TaskStore.TaskStore["status"] = (id) =>
-      guard(sql<TaskRow>`SELECT id, name, queue, state, attempts, priority, run_at, result, error, created_at,
-          started_at, finished_at, cancel_requested
+      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)}
         FROM ${tasks} WHERE id = ${id}`).pipe(
         Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStoredTask))
       )
@@ -264,6 +270,35 @@ export const make = (
           DELETE FROM ${tasks} WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted') RETURNING 1
         ) SELECT count(*) AS count FROM gone`).pipe(Effect.map((rows) => Number(rows[0]?.count ?? 0)))
 
+    const list: TaskStore.TaskStore["list"] = ({ limit, queue, state }) =>
+      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)} FROM ${tasks}
+        WHERE ${state === undefined ? sql`1 = 1` : sql`state = ${state}`}
+          AND ${queue === undefined ? sql`1 = 1` : sql`queue = ${queue}`}
+        ORDER BY created_at DESC, id
+        LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toStoredTask)))
+
+    const counts: TaskStore.TaskStore["counts"] = () =>
+      guard(sql<{ queue: string; state: TaskStore.StoredState; count: number | string }>`
+        SELECT queue, state, count(*) AS count FROM ${tasks} GROUP BY queue, state ORDER BY queue, state`).pipe(
+        Effect.map((rows) => rows.map((row) => ({ queue: row.queue, state: row.state, count: Number(row.count) })))
+      )
+
+    const retry: TaskStore.TaskStore["retry"] = (id, now) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql<{ state: TaskStore.StoredState; queue: string }>`
+          SELECT state, queue FROM ${tasks} WHERE id = ${id}`
+        const row = rows[0]
+        if (row === undefined) return "missing" as const
+        if (row.state === "succeeded") return "succeeded" as const
+        if (row.state !== "failed" && row.state !== "interrupted") return "not-finished" as const
+        yield* sql`UPDATE ${tasks}
+          SET state = 'queued', run_at = ${now}, attempts = 0, error = NULL, finished_at = NULL,
+              cancel_requested = false, owner = NULL, lease_expires_at = NULL
+          WHERE id = ${id}`
+        yield* notify([row.queue])
+        return "retried" as const
+      })))
+
     return TaskStore.TaskStore.of({
       location,
       transactional: true,
@@ -280,7 +315,10 @@ export const make = (
       status,
       cancel,
       markInterrupted,
-      prune
+      prune,
+      list,
+      counts,
+      retry
     })
   })
 

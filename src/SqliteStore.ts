@@ -11,7 +11,7 @@ import { Cause, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { StoreUnavailable } from "./ExecutorError.js"
-import { chunked as chunks, type ClaimedRow, newRow, type TaskRow, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
+import { chunked as chunks, type ClaimedRow, newRow, type TaskRow, taskColumns, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
 
 /**
@@ -62,6 +62,11 @@ const migrations = Migrator.fromRecord({
       sql`CREATE INDEX effect_executor_tasks_leases ON effect_executor_tasks (lease_expires_at) WHERE state IN ('running', 'held')`,
       sql`CREATE INDEX effect_executor_tasks_owner ON effect_executor_tasks (owner) WHERE owner IS NOT NULL`,
       sql`CREATE INDEX effect_executor_tasks_finished ON effect_executor_tasks (finished_at) WHERE finished_at IS NOT NULL`
+    ], { discard: true })),
+  "0002_add_sessions": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`ALTER TABLE effect_executor_tasks ADD COLUMN session TEXT`,
+      sql`CREATE INDEX effect_executor_tasks_created ON effect_executor_tasks (created_at)`
     ], { discard: true }))
 })
 
@@ -199,8 +204,7 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
       })))
 
     const status: TaskStore.TaskStore["status"] = (id) =>
-      guard(sql<TaskRow>`SELECT id, name, queue, state, attempts, priority, run_at, result, error, created_at,
-          started_at, finished_at, cancel_requested
+      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)}
         FROM effect_executor_tasks WHERE id = ${id}`).pipe(
         Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStoredTask))
       )
@@ -233,6 +237,34 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
         Effect.map((rows) => rows.length)
       )
 
+    const list: TaskStore.TaskStore["list"] = ({ limit, queue, state }) =>
+      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)} FROM effect_executor_tasks
+        WHERE ${state === undefined ? sql`1 = 1` : sql`state = ${state}`}
+          AND ${queue === undefined ? sql`1 = 1` : sql`queue = ${queue}`}
+        ORDER BY created_at DESC, id
+        LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toStoredTask)))
+
+    const counts: TaskStore.TaskStore["counts"] = () =>
+      guard(sql<{ queue: string; state: TaskStore.StoredState; count: number | string }>`
+        SELECT queue, state, count(*) AS count FROM effect_executor_tasks GROUP BY queue, state ORDER BY queue, state`).pipe(
+        Effect.map((rows) => rows.map((row) => ({ queue: row.queue, state: row.state, count: Number(row.count) })))
+      )
+
+    const retry: TaskStore.TaskStore["retry"] = (id, now) =>
+      guard(sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql<{ state: TaskStore.StoredState; queue: string }>`
+          SELECT state, queue FROM effect_executor_tasks WHERE id = ${id}`
+        const row = rows[0]
+        if (row === undefined) return "missing" as const
+        if (row.state === "succeeded") return "succeeded" as const
+        if (row.state !== "failed" && row.state !== "interrupted") return "not-finished" as const
+        yield* sql`UPDATE effect_executor_tasks
+          SET state = 'queued', run_at = ${now}, attempts = 0, error = NULL, finished_at = NULL,
+              cancel_requested = 0, owner = NULL, lease_expires_at = NULL
+          WHERE id = ${id}`
+        return "retried" as const
+      })))
+
     return TaskStore.TaskStore.of({
       location,
       transactional: false,
@@ -248,7 +280,10 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
       status,
       cancel,
       markInterrupted,
-      prune
+      prune,
+      list,
+      counts,
+      retry
     })
   })
 

@@ -43,6 +43,8 @@ export interface NewTask {
   readonly leaseExpiresAt: number | undefined
   /** The span that submitted it, as `traceId:spanId`, to link the task's span to. */
   readonly traceParent: string | undefined
+  /** The session that submitted it, for `StatusApi`'s ownership check. */
+  readonly session?: string | undefined
   readonly createdAt: number
 }
 
@@ -84,6 +86,8 @@ export interface StoredTask {
   readonly startedAt: number | undefined
   readonly finishedAt: number | undefined
   readonly cancelRequested: boolean
+  /** The session that submitted it, for `StatusApi`'s ownership check. */
+  readonly session: string | undefined
 }
 
 /**
@@ -183,6 +187,25 @@ export interface TaskStore {
   readonly markInterrupted: (id: string, owner: string, now: number) => Effect.Effect<void, StoreUnavailable>
   /** Deletes finished tasks that finished before `before`; answers how many. */
   readonly prune: (before: number) => Effect.Effect<number, StoreUnavailable>
+  /** The most recently created tasks, newest first, optionally of one state and one queue. */
+  readonly list: (options: {
+    readonly state?: StoredState | undefined
+    readonly queue?: string | undefined
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<StoredTask>, StoreUnavailable>
+  /** How many tasks are in each queue and state. */
+  readonly counts: () => Effect.Effect<
+    ReadonlyArray<{ readonly queue: string; readonly state: StoredState; readonly count: number }>,
+    StoreUnavailable
+  >
+  /**
+   * Runs a `failed` or `interrupted` task again: `queued` from `now`, its attempts starting over.
+   * Answers `"finished"`-like outcomes for tasks in other states.
+   */
+  readonly retry: (
+    id: string,
+    now: number
+  ) => Effect.Effect<"retried" | "not-finished" | "succeeded" | "missing", StoreUnavailable>
 }
 
 /**

@@ -54,6 +54,6 @@ describe("SqliteStore", () => {
         SqlClient.SqlClient,
         (sql) => sql<{ migration_id: number; name: string }>`SELECT migration_id, name FROM effect_executor_migrations`
       ).pipe(Effect.provide(SqliteStore.layerClient({ filename })))
-      expect(rows).toEqual([{ migration_id: 1, name: "create_tasks" }])
+      expect(rows).toEqual([{ migration_id: 1, name: "create_tasks" }, { migration_id: 2, name: "add_sessions" }])
     }))
 })

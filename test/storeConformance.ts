@@ -234,4 +234,53 @@ export const storeConformance = (
           expect(yield* stateOf(store, waiting.id)).toBe("queued")
         })
       ))
+    it.effect("list answers the newest tasks first, by state and queue; counts groups them", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const a = task({ createdAt: 1_000 })
+          const b = task({ createdAt: 2_000, queue: "reports", session: "s-1" })
+          const c = task({ createdAt: 3_000 })
+          yield* store.insert([a, b, c])
+          yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 5_000, leaseMillis: 1_000 })
+          expect((yield* store.list({ limit: 10 })).map((t) => t.id)).toEqual([c.id, b.id, a.id])
+          expect((yield* store.list({ limit: 2 })).map((t) => t.id)).toEqual([c.id, b.id])
+          expect((yield* store.list({ limit: 10, queue: "reports" })).map((t) => t.id)).toEqual([b.id])
+          expect((yield* store.list({ limit: 10, state: "running" })).map((t) => t.id)).toEqual([a.id])
+          expect(Option.getOrThrow(yield* store.status(b.id)).session).toBe("s-1")
+          expect(yield* store.counts()).toEqual([
+            { queue: "default", state: "queued", count: 1 },
+            { queue: "default", state: "running", count: 1 },
+            { queue: "reports", state: "queued", count: 1 }
+          ])
+        })
+      ))
+
+    it.effect("retry runs a failed or interrupted task again, from its first attempt", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const failed = task()
+          const cancelled = task()
+          const waiting = task({ runAt: 90_000 })
+          yield* store.insert([failed, cancelled, waiting])
+          yield* store.claim({ owner: "w1", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
+          yield* store.fail([{ id: failed.id, owner: "w1", error: "\"e\"", retryAt: undefined }], 1_100)
+          yield* store.cancel(cancelled.id, 1_100)
+          yield* store.markInterrupted(cancelled.id, "w1", 1_200)
+          expect(yield* store.retry(failed.id, 2_000)).toBe("retried")
+          expect(yield* store.retry(cancelled.id, 2_000)).toBe("retried")
+          expect(yield* store.retry(waiting.id, 2_000)).toBe("not-finished")
+          expect(yield* store.retry("missing-id-000000000000", 2_000)).toBe("missing")
+          expect(Option.getOrThrow(yield* store.status(failed.id))).toMatchObject({
+            state: "queued",
+            attempts: 0,
+            runAt: 2_000,
+            error: undefined,
+            finishedAt: undefined
+          })
+          const again = yield* store.claim({ owner: "w2", queue: "default", limit: 5, now: 2_000, leaseMillis: 1_000 })
+          expect(again.map((c) => c.attempts)).toEqual([1, 1])
+          yield* store.complete(again.map((c) => ({ id: c.id, owner: "w2", result: "1" })), 2_100)
+          expect(yield* store.retry(failed.id, 3_000)).toBe("succeeded")
+        })
+      ))
   })

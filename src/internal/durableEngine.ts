@@ -206,6 +206,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           owner: response === undefined ? undefined : owner,
           leaseExpiresAt: response === undefined ? undefined : at + leaseMillis,
           traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
+          session: options?.session,
           createdAt: at
         }
         inFlight++

@@ -15,6 +15,7 @@ export interface TaskRow {
   readonly started_at: number | string | null
   readonly finished_at: number | string | null
   readonly cancel_requested: number | boolean
+  readonly session: string | null
 }
 
 /** A claimed row, with what orders a batch. @internal */
@@ -46,8 +47,13 @@ export const toStoredTask = (row: TaskRow): TaskStore.StoredTask => ({
   createdAt: Number(row.created_at),
   startedAt: optionalNumber(row.started_at),
   finishedAt: optionalNumber(row.finished_at),
-  cancelRequested: row.cancel_requested === 1 || row.cancel_requested === true
+  cancelRequested: row.cancel_requested === 1 || row.cancel_requested === true,
+  session: row.session ?? undefined
 })
+
+/** The columns `status` and `list` read. @internal */
+export const taskColumns = "id, name, queue, state, attempts, priority, run_at, result, error, created_at, " +
+  "started_at, finished_at, cancel_requested, session"
 
 /** RETURNING has no order: a claimed batch is handed over highest priority, then oldest, first. @internal */
 export const toClaimedTasks = (rows: ReadonlyArray<ClaimedRow>): Array<TaskStore.ClaimedTask> =>
@@ -85,5 +91,6 @@ export const newRow = (task: TaskStore.NewTask) => ({
   owner: task.owner ?? null,
   lease_expires_at: task.leaseExpiresAt ?? null,
   trace_parent: task.traceParent ?? null,
+  session: task.session ?? null,
   created_at: task.createdAt
 })
