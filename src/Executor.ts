@@ -24,14 +24,15 @@ import type { PgClient } from "@effect/sql-pg"
 import type { Scope } from "effect"
 import { Context, Duration, Effect, Layer } from "effect"
 import { DurableExecutor } from "./DurableExecutor.js"
-import type { AwaitError, LookupError, StoreUnavailable, SubmitError } from "./ExecutorError.js"
+import { ExecutorAdmin } from "./ExecutorAdmin.js"
+import { type AwaitError, type LookupError, type StoreUnavailable, type SubmitError, TaskNotFound } from "./ExecutorError.js"
 import { makeDurableEngine } from "./internal/durableEngine.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
 import * as PgStore from "./PgStore.js"
 import * as SqliteStore from "./SqliteStore.js"
 import * as Task from "./Task.js"
 import { TaskStore } from "./TaskStore.js"
-import type * as TaskHandle from "./TaskHandle.js"
+import * as TaskHandle from "./TaskHandle.js"
 import type * as TaskStatus from "./TaskStatus.js"
 
 /**
@@ -221,6 +222,20 @@ export const fromSupervisor = (supervisor: Supervisor): Executor => ({
   interrupt: (handle) => supervisor.interrupt(handle)
 })
 
+/** @internal */
+export const memoryAdmin = (supervisor: Supervisor): ExecutorAdmin => ({
+  inspect: (id) =>
+    Effect.suspend(() => {
+      const info = supervisor.entryInfo(id)
+      return info === undefined ? Effect.fail(new TaskNotFound({ id })) : Effect.succeed(info)
+    }),
+  list: (options) => Effect.sync(() => supervisor.list({ ...options, limit: options?.limit ?? 50 })),
+  counts: () => Effect.sync(() => supervisor.counts()),
+  retry: (id) => supervisor.retry(id),
+  cancel: (id) => supervisor.interrupt(TaskHandle.unsafeMake(id)),
+  prune: () => Effect.sync(() => supervisor.prune())
+})
+
 /**
  * The volatile executor: tasks live in memory and run exactly once unless the process dies.
  * Accepts any effect and task calls.
@@ -233,8 +248,13 @@ export const fromSupervisor = (supervisor: Supervisor): Executor => ({
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory = (options?: MemoryOptions): Layer.Layer<Executor> =>
-  Layer.scoped(Executor, Effect.map(makeMemory(options), fromSupervisor))
+export const layerMemory = (options?: MemoryOptions): Layer.Layer<Executor | ExecutorAdmin> =>
+  Layer.scopedContext(
+    Effect.map(
+      makeMemory(options),
+      (supervisor) => Context.make(Executor, fromSupervisor(supervisor)).pipe(Context.add(ExecutorAdmin, memoryAdmin(supervisor)))
+    )
+  )
 
 /**
  * Options of the durable executors (`layerSqlite`, `layerStore`).
@@ -270,7 +290,7 @@ export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> exte
  */
 export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks>
-): Layer.Layer<Executor | DurableExecutor, never, TaskStore | Task.Task.Context<Tasks[number]>> =>
+): Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, never, TaskStore | Task.Task.Context<Tasks[number]>> =>
   Layer.scopedContext(Effect.gen(function*() {
     const store = yield* TaskStore
     const memory = yield* makeMemory(options)
@@ -308,7 +328,31 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       await: (handle) => (inMemory(handle) ? memory.await(handle) : engine.await(handle)) as Effect.Effect<any, any>,
       interrupt: (handle) => inMemory(handle) ? memory.interrupt(handle) : engine.interrupt(handle)
     }
-    return Context.make(Executor, executor).pipe(Context.add(DurableExecutor, durable))
+    const volatile = memoryAdmin(memory)
+    const admin: ExecutorAdmin = {
+      inspect: (id) => memory.entryInfo(id) !== undefined ? volatile.inspect(id) : engine.admin.inspect(id),
+      list: (listOptions) =>
+        Effect.map(engine.admin.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), (stored) =>
+          [...memory.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), ...stored]
+            .sort((a, b) => b.createdAt - a.createdAt)
+            .slice(0, listOptions?.limit ?? 50)),
+      counts: () =>
+        Effect.map(engine.admin.counts(), (stored) => {
+          const merged = new Map(stored.map((c) => [`${c.queue}\u0000${c.state}`, c]))
+          for (const c of memory.counts()) {
+            const key = `${c.queue}\u0000${c.state}`
+            merged.set(key, { ...c, count: c.count + (merged.get(key)?.count ?? 0) })
+          }
+          return Array.from(merged.values())
+        }),
+      retry: (id) => memory.entryInfo(id) !== undefined ? volatile.retry(id) : engine.admin.retry(id),
+      cancel: (id) => memory.entryInfo(id) !== undefined ? volatile.cancel(id) : engine.admin.cancel(id),
+      prune: () => Effect.map(engine.admin.prune(), (n) => n + memory.prune())
+    }
+    return Context.make(Executor, executor).pipe(
+      Context.add(DurableExecutor, durable),
+      Context.add(ExecutorAdmin, admin)
+    )
   }))
 
 /**
@@ -326,7 +370,7 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
  */
 export const layerSqlite = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks> & SqliteStore.Options
-): Layer.Layer<Executor | DurableExecutor, StoreUnavailable, Task.Task.Context<Tasks[number]>> =>
+): Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, StoreUnavailable, Task.Task.Context<Tasks[number]>> =>
   layerStore(options).pipe(Layer.provide(SqliteStore.layer(options)))
 
 /**
@@ -349,7 +393,7 @@ export const layerSqlite = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
 export const layerPg = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks> & PgStore.Options
 ): Layer.Layer<
-  Executor | DurableExecutor,
+  Executor | DurableExecutor | ExecutorAdmin,
   StoreUnavailable,
   PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
 > => layerStore(options).pipe(Layer.provide(PgStore.layer(options)))

@@ -172,11 +172,13 @@ export const make = (
       )
 
     const heartbeat: TaskStore.TaskStore["heartbeat"] = ({ ids, leaseMillis, now, owner }) =>
-      guard(sql<{ id: string; cancel_requested: boolean }>`UPDATE ${tasks}
-        SET lease_expires_at = ${now + leaseMillis}
-        WHERE owner = ${owner} AND state IN ('running', 'held')
-        RETURNING id, cancel_requested`).pipe(
-        Effect.map((rows) => {
+      guard(Effect.forEach(chunked(ids, CHUNK), (chunk) =>
+        sql<{ id: string; cancel_requested: boolean }>`UPDATE ${tasks}
+          SET lease_expires_at = ${now + leaseMillis}
+          WHERE owner = ${owner} AND state IN ('running', 'held') AND ${sql.in("id", chunk)}
+          RETURNING id, cancel_requested`)).pipe(
+        Effect.map((batches) => {
+          const rows = batches.flat()
           const held = new Set(rows.map((row) => row.id))
           return {
             lost: ids.filter((id) => !held.has(id)),

@@ -147,8 +147,9 @@ export interface TaskStore {
     readonly leaseMillis: number
   }) => Effect.Effect<ReadonlyArray<ClaimedTask>, StoreUnavailable>
   /**
-   * Extends the leases of `owner`'s running and held tasks. Answers the ids it no longer holds
-   * (their lease expired and another worker took them) and the ids whose cancellation was requested.
+   * Extends the leases of `owner`'s running and held tasks among `ids` (only those: a row the
+   * owner no longer works on must be left to expire). Answers the ids it no longer holds (their
+   * lease expired and another worker took them) and the ids whose cancellation was requested.
    */
   readonly heartbeat: (options: {
     readonly owner: string

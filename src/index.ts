@@ -12,6 +12,8 @@ export * as DurableExecutor from "./DurableExecutor.js"
 /** @since 0.1.0 */
 export * as Executor from "./Executor.js"
 /** @since 0.1.0 */
+export * as ExecutorAdmin from "./ExecutorAdmin.js"
+/** @since 0.1.0 */
 export * as ExecutorError from "./ExecutorError.js"
 /** @since 0.1.0 */
 export * as Task from "./Task.js"

@@ -35,6 +35,7 @@ import {
   UnknownQueue,
   UnknownTask
 } from "../ExecutorError.js"
+import { type EncodedStatus, NotRetryable, type TaskInfo } from "../ExecutorAdmin.js"
 import type * as Task from "../Task.js"
 import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
@@ -230,10 +231,18 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
 
     // ---- workers --------------------------------------------------------------------------
 
+    /**
+     * The database may be away for a moment (a restart, a dropped connection): a task's end is
+     * written again for as long as its lease lasts. After that the heartbeat no longer covers the
+     * task, its lease expires and it runs again (at least once).
+     */
+    const persist = <A>(write: Effect.Effect<A, StoreUnavailable>) => Effect.retry(write, persistRetry)
+    const persistRetry = Schedule.exponential("20 millis").pipe(Schedule.upTo(config.leaseDuration))
+
     const runClaimed = (claimed: TaskStore.ClaimedTask, self: RunningTask): Effect.Effect<void> => {
       const task = tasks.get(claimed.name)
       const finalFailure = (error: TaskFailure) =>
-        failBatch({ id: claimed.id, owner, error: encodeExecutorError(error), retryAt: undefined })
+        persist(failBatch({ id: claimed.id, owner, error: encodeExecutorError(error), retryAt: undefined }))
       if (task === undefined) return finalFailure(new UnknownTask({ name: claimed.name })).pipe(Effect.ignoreLogged)
       const payload = decodeJson(task.payload, claimed.payload)
       if (Either.isLeft(payload)) {
@@ -269,7 +278,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
                 new TaskFailed({ reason: "defect", detail: "the result does not encode with the task's success Schema" })
               )
             } else {
-              yield* completeBatch({ id: claimed.id, owner, result: JSON.stringify(result.right ?? null) })
+              yield* persist(completeBatch({ id: claimed.id, owner, result: JSON.stringify(result.right ?? null) }))
             }
             return
           }
@@ -281,14 +290,14 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
               : encodeTaskError(task, error)
             const retryAt = task.retry === undefined ? undefined : yield* nextAttemptAt(task.retry, claimed.attempts, error, now())
             if (retryAt === undefined) yield* Effect.logWarning(`task ${claimed.name} failed`, exit.cause)
-            yield* failBatch({ id: claimed.id, owner, error: stored, retryAt })
+            yield* persist(failBatch({ id: claimed.id, owner, error: stored, retryAt }))
             if (retryAt !== undefined) yield* Effect.forkDaemon(Effect.sleep(Math.max(0, retryAt - now())).pipe(Effect.tap(wake)))
             return
           }
           if (Cause.isInterruptedOnly(exit.cause)) {
             const stop = self.stop
-            if (stop === "cancelled") yield* store.markInterrupted(claimed.id, owner, now())
-            else if (stop !== "lost") yield* store.requeue([claimed.id], owner, now())
+            if (stop === "cancelled") yield* persist(store.markInterrupted(claimed.id, owner, now()))
+            else if (stop !== "lost") yield* persist(store.requeue([claimed.id], owner, now()))
             return
           }
           yield* Effect.logWarning(`task ${claimed.name} died`, exit.cause)
@@ -296,7 +305,6 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         })
       ).pipe(
         Effect.annotateLogs({ "executor.task.id": claimed.id, "executor.task.name": claimed.name }),
-        // the store is down: the lease will expire and the task will run again elsewhere
         Effect.catchAll((error: StoreUnavailable) => Effect.logWarning("could not record a task's end", error))
       )
     }
@@ -354,7 +362,9 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     }).pipe(Effect.forkScoped)
 
     yield* Effect.gen(function*() {
-      const { cancelled, lost } = yield* store.heartbeat({ owner, ids: Array.from(running.keys()), now: now(), leaseMillis })
+      const ids = [...running.keys(), ...heldIds]
+      if (ids.length === 0) return
+      const { cancelled, lost } = yield* store.heartbeat({ owner, ids, now: now(), leaseMillis })
       for (const id of lost) stopRunning(id, "lost")
       for (const id of cancelled) stopRunning(id, "cancelled")
     }).pipe(
@@ -467,7 +477,28 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         }
       })
 
-    return { submit, status, await: await_, interrupt, owner }
+    const inspect = (id: string) =>
+      Effect.flatMap(lookup(TaskHandle.unsafeMake(id)), (row) => Effect.succeed(infoOf(row)))
+
+    const admin = {
+      inspect,
+      list: (options: { readonly state?: TaskStore.StoredState | undefined; readonly queue?: string | undefined; readonly limit: number }) =>
+        Effect.map(outsideCallerTransaction(store.list(options)), (rows) => rows.map(infoOf)),
+      counts: () => outsideCallerTransaction(store.counts()),
+      retry: (id: string): Effect.Effect<void, TaskNotFound | NotRetryable | StoreUnavailable> =>
+        Effect.gen(function*() {
+          const outcome = yield* outsideCallerTransaction(store.retry(id, now()))
+          if (outcome === "missing") return yield* new TaskNotFound({ id })
+          if (outcome !== "retried") {
+            return yield* new NotRetryable({ id, reason: outcome === "succeeded" ? "it succeeded" : "it has not finished" })
+          }
+          wake()
+        }),
+      cancel: (id: string) => interrupt(TaskHandle.unsafeMake(id)),
+      prune: () => outsideCallerTransaction(store.prune(now() - Duration.toMillis(config.retention)))
+    }
+
+    return { submit, status, await: await_, interrupt, owner, admin }
   })
 
 const delayOf = (options: SubmitOptions | undefined, now: number): number | undefined => {
@@ -582,3 +613,63 @@ const defectMessage = (cause: Cause.Cause<unknown>): string => {
 
 /** @internal */
 export type DurableEngine = Effect.Effect.Success<ReturnType<typeof makeDurableEngine>>
+
+const parseJson = (json: string | undefined): unknown => {
+  if (json === undefined) return undefined
+  try {
+    return JSON.parse(json)
+  } catch {
+    return json
+  }
+}
+
+const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
+  let status: EncodedStatus
+  let error: string | undefined
+  switch (row.state) {
+    case "held":
+      status = { _tag: "Held" }
+      break
+    case "queued":
+      status = { _tag: "Queued" }
+      break
+    case "running":
+      status = { _tag: "Running", attempt: row.attempts }
+      break
+    case "succeeded":
+      status = { _tag: "Succeeded", value: parseJson(row.result), attempts: row.attempts }
+      break
+    case "failed": {
+      const stored = parseJson(row.error) as StoredError | undefined
+      status = { _tag: "Failed", error: stored?.value, attempts: row.attempts }
+      error = describeStoredError(stored?.value)
+      break
+    }
+    case "interrupted":
+      status = { _tag: "Interrupted" }
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    queue: row.queue,
+    state: row.state,
+    durable: true,
+    attempts: row.attempts,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    session: row.session,
+    status,
+    error
+  }
+}
+
+const describeStoredError = (value: unknown): string | undefined => {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === "object") {
+    const { _tag, detail, message, name } = value as Record<string, unknown>
+    const text = [_tag, name, detail ?? message].filter((part) => typeof part === "string").join(": ")
+    if (text.length > 0) return text
+  }
+  return typeof value === "string" ? value : JSON.stringify(value)
+}

@@ -23,9 +23,13 @@ import {
   type SubmitError,
   TaskFailed,
   TaskInterrupted,
+  TaskFailure,
   TaskNotFound,
-  UnknownQueue
+  UnknownQueue,
+  UnknownTask
 } from "../ExecutorError.js"
+import * as ExecutorAdmin from "../ExecutorAdmin.js"
+import type { StoredState } from "../TaskStore.js"
 import * as Task from "../Task.js"
 import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
@@ -64,6 +68,7 @@ class Entry {
   error: unknown = undefined
   waiters: Array<() => void> | undefined = undefined
   finishedAt = 0
+  startedAt = 0
   constructor(
     readonly id: string,
     readonly name: string,
@@ -77,7 +82,10 @@ class Entry {
     public runtime: Runtime.Runtime<never> | undefined,
     readonly parentSpan: Tracer.AnySpan | undefined,
     readonly delayMillis: number,
-    readonly idempotencyKey: string | undefined
+    readonly idempotencyKey: string | undefined,
+    readonly task: Task.Task.Any | undefined,
+    readonly session: string | undefined,
+    readonly createdAt: number
   ) {}
 
   get finished(): boolean {
@@ -201,7 +209,10 @@ export class Supervisor {
         runtime as Runtime.Runtime<never>,
         parentSpan,
         delayMillis,
-        key
+        key,
+        def,
+        options?.session,
+        this.clock.unsafeCurrentTimeMillis()
       )
       this.registry.set(entry.id, entry)
       if (key !== undefined) this.byKey.set(key, entry.id)
@@ -276,6 +287,62 @@ export class Supervisor {
     })
   }
 
+  /** The entry under an id, if it is retained. */
+  entryInfo(id: string): ExecutorAdmin.TaskInfo | undefined {
+    const entry = isWellFormedTaskId(id) ? this.registry.get(id) : undefined
+    return entry === undefined ? undefined : infoOf(entry)
+  }
+
+  /** Retained tasks, newest first. */
+  list(options: { readonly state?: string | undefined; readonly queue?: string | undefined; readonly limit: number }) {
+    const out: Array<ExecutorAdmin.TaskInfo> = []
+    const entries = Array.from(this.registry.values())
+    for (let i = entries.length - 1; i >= 0 && out.length < options.limit; i--) {
+      const info = infoOf(entries[i]!)
+      if (options.state !== undefined && info.state !== options.state) continue
+      if (options.queue !== undefined && info.queue !== options.queue) continue
+      out.push(info)
+    }
+    return out
+  }
+
+  counts(): Array<ExecutorAdmin.TaskCount> {
+    const counts = new Map<string, ExecutorAdmin.TaskCount>()
+    for (const entry of this.registry.values()) {
+      const state = storedStateOf(entry.state)
+      const key = `${entry.lane.name}\u0000${state}`
+      const current = counts.get(key)
+      counts.set(key, { queue: entry.lane.name, state, count: (current?.count ?? 0) + 1 })
+    }
+    return Array.from(counts.values())
+  }
+
+  /** Runs a failed or interrupted task again, from its first attempt. */
+  retry(id: string): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> {
+    return Effect.suspend((): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> => {
+      const entry = isWellFormedTaskId(id) ? this.registry.get(id) : undefined
+      if (entry === undefined) return Effect.fail(new TaskNotFound({ id }))
+      if ((entry.state !== "Failed" && entry.state !== "Interrupted") || entry.body === undefined) {
+        return Effect.fail(new ExecutorAdmin.NotRetryable({ id, reason: `it is ${entry.state}` }))
+      }
+      if (this.closed) return Effect.fail(new ExecutorAdmin.NotRetryable({ id, reason: "the executor is closed" }))
+      entry.attempt = 0
+      entry.error = undefined
+      entry.finishedAt = 0
+      this.live.add(entry)
+      this.pending++
+      this.enqueue(entry, true)
+      return Effect.void
+    })
+  }
+
+  /** Forgets finished tasks past their retention; answers how many. */
+  prune(): number {
+    const before = this.registry.size
+    this.evictFinished()
+    return before - this.registry.size
+  }
+
   private delayOf(options: SubmitOptions | undefined): number | undefined {
     if (options?.runAt !== undefined) {
       const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt
@@ -331,7 +398,7 @@ export class Supervisor {
   }
 
   private enqueue(entry: Entry, dispatch: boolean): void {
-    if (entry.finished) return
+    if (!this.live.has(entry)) return
     entry.state = "Queued"
     entry.lane.heap.push(entry)
     if (dispatch) this.dispatch()
@@ -374,9 +441,8 @@ export class Supervisor {
     this.pending--
     this.running++
     entry.lane.running++
+    entry.startedAt = this.clock.unsafeCurrentTimeMillis()
     const fiber = Runtime.runFork(entry.runtime!, this.attempts(entry))
-    entry.runtime = undefined
-    entry.body = undefined
     entry.fiber = fiber
     fiber.addObserver((exit) => this.onExit(entry, exit))
   }
@@ -448,8 +514,11 @@ export class Supervisor {
   private finish(entry: Entry, state: "Succeeded" | "Failed" | "Interrupted"): void {
     entry.state = state
     entry.finishedAt = this.clock.unsafeCurrentTimeMillis()
-    entry.body = undefined
-    entry.runtime = undefined
+    if (state === "Succeeded") {
+      // kept for a retry of failed and interrupted tasks only; bounded by maxRetained
+      entry.body = undefined
+      entry.runtime = undefined
+    }
     this.live.delete(entry)
     this.finishedOrder.push(entry)
     const waiters = entry.waiters
@@ -476,6 +545,12 @@ export class Supervisor {
     let head = this.finishedHead
     while (head < order.length) {
       const oldest = order[head]!
+      if (!oldest.finished || this.registry.get(oldest.id) !== oldest) {
+        // retried since (it will be pushed again when it finishes) or already evicted
+        order[head] = undefined as unknown as Entry
+        head++
+        continue
+      }
       if (order.length - head <= this.config.maxRetained && !this.expired(oldest, now)) break
       this.registry.delete(oldest.id)
       if (oldest.idempotencyKey !== undefined && this.byKey.get(oldest.idempotencyKey) === oldest.id) {
@@ -535,3 +610,55 @@ export const makeSupervisor = (config: SupervisorConfig): Effect.Effect<Supervis
     yield* Effect.addFinalizer(() => supervisor.shutdown())
     return supervisor
   })
+
+const storedStateOf = (state: State): StoredState =>
+  state === "Held" ? "held" : state === "Delayed" || state === "Queued" ? "queued" : state === "Running" ? "running" :
+  state === "Succeeded" ? "succeeded" : state === "Failed" ? "failed" : "interrupted"
+
+const encodeWith = (schema: Schema.Schema.All | undefined, value: unknown): unknown => {
+  if (schema === undefined) return value
+  const encoded = Schema.encodeUnknownEither(schema as Schema.Schema<unknown, unknown>)(value)
+  return Either.isRight(encoded) ? encoded.right : String(value)
+}
+
+const encodeError = (entry: Entry): unknown => {
+  const error = entry.error
+  if (error instanceof TaskFailed || error instanceof UnknownTask) return Schema.encodeSync(TaskFailure)(error)
+  if (entry.task !== undefined) return encodeWith(entry.task.failure, error)
+  return error instanceof Error ? { name: error.name, message: error.message } : error
+}
+
+const describeError = (error: unknown): string | undefined => {
+  if (error === undefined) return undefined
+  if (error instanceof Error) return error.message
+  return typeof error === "string" ? error : JSON.stringify(error)
+}
+
+const infoOf = (entry: Entry): ExecutorAdmin.TaskInfo => {
+  const status = statusOf(entry)
+  let encoded: ExecutorAdmin.EncodedStatus
+  switch (status._tag) {
+    case "Succeeded":
+      encoded = { _tag: "Succeeded", value: encodeWith(entry.task?.success, status.value), attempts: status.attempts }
+      break
+    case "Failed":
+      encoded = { _tag: "Failed", error: encodeError(entry), attempts: status.attempts }
+      break
+    default:
+      encoded = status
+  }
+  return {
+    id: entry.id,
+    name: entry.name,
+    queue: entry.lane.name,
+    state: storedStateOf(entry.state),
+    durable: false,
+    attempts: entry.attempt,
+    createdAt: entry.createdAt,
+    startedAt: entry.startedAt === 0 ? undefined : entry.startedAt,
+    finishedAt: entry.finished ? entry.finishedAt : undefined,
+    session: entry.session,
+    status: encoded,
+    error: entry.state === "Failed" ? describeError(entry.error) : undefined
+  }
+}
