@@ -304,8 +304,14 @@ export const make = (
     return TaskStore.TaskStore.of({
       location,
       transactional: true,
-      // LISTEN reconnects with the pool; a lost notification is covered by the workers' poll
-      notifications: pg.listen(channel).pipe(Stream.retry(Schedule.spaced("1 second")), Stream.orDie),
+      // @effect/sql-pg does not LISTEN again when its connection is terminated, and says nothing:
+      // the subscription is renewed every 30 seconds. In between, the workers' poll finds the work.
+      notifications: pg.listen(channel).pipe(
+        Stream.interruptAfter("30 seconds"),
+        Stream.forever,
+        Stream.retry(Schedule.spaced("1 second")),
+        Stream.orDie
+      ),
       insert,
       release,
       claim,

@@ -26,4 +26,6 @@ export * as PgStore from "./PgStore.js"
 /** @since 0.1.0 */
 export * as SqliteStore from "./SqliteStore.js"
 /** @since 0.1.0 */
+export * as StatusApi from "./StatusApi.js"
+/** @since 0.1.0 */
 export * as TaskStore from "./TaskStore.js"

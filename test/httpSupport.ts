@@ -2,7 +2,7 @@ import { HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Queue } from "effect"
 import * as Http from "node:http"
-import { AfterResponse, Executor } from "../src/index.js"
+import { AfterResponse, Executor, type ExecutorAdmin } from "../src/index.js"
 
 /**
  * Serves `router` on a real Node HTTP server on port 0, with `AfterResponse.middleware` (unless
@@ -10,9 +10,9 @@ import { AfterResponse, Executor } from "../src/index.js"
  * the handlers use.
  */
 export const startServer = <E>(
-  router: HttpRouter.HttpRouter<E, Executor.Executor>,
+  router: HttpRouter.HttpRouter<E, Executor.Executor | ExecutorAdmin.ExecutorAdmin>,
   options: {
-    readonly executor?: Layer.Layer<Executor.Executor> | undefined
+    readonly executor?: Layer.Layer<Executor.Executor | ExecutorAdmin.ExecutorAdmin> | undefined
     readonly afterResponse?: boolean | undefined
     readonly extra?: Layer.Layer<never> | undefined
   } = {}
@@ -43,9 +43,9 @@ export interface ClientResponse {
 }
 
 /** Sends a request with Node's own client and resolves when the response headers arrive. */
-export const request = (port: number, path: string, method = "POST") =>
+export const request = (port: number, path: string, method = "POST", headers: Http.OutgoingHttpHeaders = {}) =>
   Effect.async<ClientResponse>((resume) => {
-    const req = Http.request({ host: "127.0.0.1", port, path, method, agent: false }, (res) => {
+    const req = Http.request({ host: "127.0.0.1", port, path, method, headers, agent: false }, (res) => {
       const chunks = Effect.runSync(Queue.unbounded<string | null>())
       res.setEncoding("utf8")
       res.on("data", (chunk: string) => chunks.unsafeOffer(chunk))
