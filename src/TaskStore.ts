@@ -62,6 +62,8 @@ export interface ClaimedTask {
   /** The attempt this claim starts (1 for the first). */
   readonly attempts: number
   readonly traceParent: string | undefined
+  /** When it became due: the start latency is measured from here. */
+  readonly runAt: number
 }
 
 /**

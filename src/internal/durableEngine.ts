@@ -44,6 +44,7 @@ import { makeGroupCommit } from "./groupCommit.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { withinRequest } from "./requestMarker.js"
+import { taskMetrics } from "./taskMetrics.js"
 
 /** @internal */
 export interface DurableConfig {
@@ -73,6 +74,8 @@ interface Lane {
   readonly concurrency: number
   running: number
 }
+
+type Outcome = "succeeded" | "failed" | "other"
 
 interface RunningTask {
   fiber: Fiber.RuntimeFiber<void>
@@ -218,6 +221,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           Effect.ensuring(Effect.sync(() => inFlight--)),
           Effect.map((id) => {
             if (id === row.id) {
+              taskMetrics.of(task.name, queue).submitted.update(1)
               if (response === undefined) wake()
               else {
                 heldIds.add(id)
@@ -239,10 +243,19 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     const persist = <A>(write: Effect.Effect<A, StoreUnavailable>) => Effect.retry(write, persistRetry)
     const persistRetry = Schedule.exponential("20 millis").pipe(Schedule.upTo(config.leaseDuration))
 
-    const runClaimed = (claimed: TaskStore.ClaimedTask, self: RunningTask): Effect.Effect<void> => {
+    /** Runs one claimed attempt and writes its end; `ended` records the metrics just before. */
+    const runClaimed = (
+      claimed: TaskStore.ClaimedTask,
+      self: RunningTask,
+      ended: (outcome: Outcome) => void
+    ): Effect.Effect<void> => {
       const task = tasks.get(claimed.name)
+      const record = (outcome: Outcome) => Effect.sync(() => ended(outcome))
       const finalFailure = (error: TaskFailure) =>
-        persist(failBatch({ id: claimed.id, owner, error: encodeExecutorError(error), retryAt: undefined }))
+        Effect.zipRight(
+          record("failed"),
+          persist(failBatch({ id: claimed.id, owner, error: encodeExecutorError(error), retryAt: undefined }))
+        )
       if (task === undefined) return finalFailure(new UnknownTask({ name: claimed.name })).pipe(Effect.ignoreLogged)
       const payload = decodeJson(task.payload, claimed.payload)
       if (Either.isLeft(payload)) {
@@ -274,13 +287,12 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           if (Exit.isSuccess(exit)) {
             const result = Schema.encodeUnknownEither(task.success as Schema.Schema<unknown, unknown>)(exit.value)
             if (Either.isLeft(result)) {
-              yield* finalFailure(
+              return yield* finalFailure(
                 new TaskFailed({ reason: "defect", detail: "the result does not encode with the task's success Schema" })
               )
-            } else {
-              yield* persist(completeBatch({ id: claimed.id, owner, result: JSON.stringify(result.right ?? null) }))
             }
-            return
+            yield* record("succeeded")
+            return yield* persist(completeBatch({ id: claimed.id, owner, result: JSON.stringify(result.right ?? null) }))
           }
           const failure = Cause.failureOption(exit.cause)
           if (Option.isSome(failure)) {
@@ -290,12 +302,16 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
               : encodeTaskError(task, error)
             const retryAt = task.retry === undefined ? undefined : yield* nextAttemptAt(task.retry, claimed.attempts, error, now())
             if (retryAt === undefined) yield* Effect.logWarning(`task ${claimed.name} failed`, exit.cause)
+            yield* record(retryAt === undefined ? "failed" : "other")
             yield* persist(failBatch({ id: claimed.id, owner, error: stored, retryAt }))
-            if (retryAt !== undefined) yield* Effect.forkDaemon(Effect.sleep(Math.max(0, retryAt - now())).pipe(Effect.tap(wake)))
+            if (retryAt !== undefined) {
+              yield* Effect.forkDaemon(Effect.sleep(Math.max(0, retryAt - now())).pipe(Effect.tap(wake)))
+            }
             return
           }
           if (Cause.isInterruptedOnly(exit.cause)) {
             const stop = self.stop
+            yield* record("other")
             if (stop === "cancelled") yield* persist(store.markInterrupted(claimed.id, owner, now()))
             else if (stop !== "lost") yield* persist(store.requeue([claimed.id], owner, now()))
             return
@@ -313,10 +329,17 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       // Claimed again while an old run is still here: its lease had expired (a late heartbeat),
       // so the old run is lost; stop it rather than run two copies side by side.
       stopRunning(claimed.id, "lost")
+      const hooks = taskMetrics.of(claimed.name, claimed.queue)
+      const startedAt = now()
+      taskMetrics.started(hooks, startedAt - claimed.runAt)
+      if (claimed.attempts > 1) hooks.retried.update(1)
       totalRunning++
       lane.running++
       const entry: RunningTask = { fiber: undefined as unknown as Fiber.RuntimeFiber<void>, lane, stop: undefined }
-      entry.fiber = Runtime.runFork(runtime, runClaimed(claimed, entry))
+      entry.fiber = Runtime.runFork(
+        runtime,
+        runClaimed(claimed, entry, (outcome) => taskMetrics.ended(hooks, outcome, now() - startedAt))
+      )
       running.set(claimed.id, entry)
       const fiber = entry.fiber
       fiber.addObserver(() => {
@@ -370,6 +393,21 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     }).pipe(
       Effect.catchAll((error) => Effect.logWarning("heartbeat failed", error)),
       Effect.repeat(Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 3)))),
+      Effect.forkScoped
+    )
+
+    // the backlog gauge of durable queues comes from the store: every process sees the same queues
+    yield* Effect.gen(function*() {
+      const counts = yield* store.counts()
+      const waiting = new Map<string, number>()
+      for (const lane of lanes.keys()) waiting.set(lane, 0)
+      for (const c of counts) {
+        if (c.state === "held" || c.state === "queued") waiting.set(c.queue, (waiting.get(c.queue) ?? 0) + c.count)
+      }
+      for (const [queue, size] of waiting) taskMetrics.backlog(queue, size)
+    }).pipe(
+      Effect.catchAll((error) => Effect.logDebug("counting the backlog failed", error)),
+      Effect.repeat(Schedule.spaced("15 seconds")),
       Effect.forkScoped
     )
 

@@ -67,7 +67,8 @@ export const toClaimedTasks = (rows: ReadonlyArray<ClaimedRow>): Array<TaskStore
       queue: row.queue,
       payload: row.payload,
       attempts: Number(row.attempts),
-      traceParent: row.trace_parent ?? undefined
+      traceParent: row.trace_parent ?? undefined,
+      runAt: Number(row.run_at)
     }))
 
 /** @internal */

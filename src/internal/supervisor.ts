@@ -35,6 +35,7 @@ import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openResponseOf, ResponseHolds } from "./heldResponses.js"
+import { type Hooks, taskMetrics } from "./taskMetrics.js"
 import { withinRequest } from "./requestMarker.js"
 import { TaskHeap } from "./taskHeap.js"
 
@@ -54,6 +55,7 @@ interface Lane {
   readonly name: string
   readonly concurrency: number
   running: number
+  pending: number
   readonly heap: TaskHeap<Entry>
 }
 
@@ -69,6 +71,8 @@ class Entry {
   waiters: Array<() => void> | undefined = undefined
   finishedAt = 0
   startedAt = 0
+  releasedAt = 0
+  readonly metrics: Hooks
   constructor(
     readonly id: string,
     readonly name: string,
@@ -86,7 +90,9 @@ class Entry {
     readonly task: Task.Task.Any | undefined,
     readonly session: string | undefined,
     readonly createdAt: number
-  ) {}
+  ) {
+    this.metrics = taskMetrics.of(name, lane.name)
+  }
 
   get finished(): boolean {
     return this.state === "Succeeded" || this.state === "Failed" || this.state === "Interrupted"
@@ -121,11 +127,11 @@ export class Supervisor {
   private readonly retentionMillis: number
 
   constructor(readonly config: SupervisorConfig, private readonly clock: Clock.Clock) {
-    this.defaultLane = { name: "default", concurrency: config.concurrency, running: 0, heap: new TaskHeap() }
+    this.defaultLane = { name: "default", concurrency: config.concurrency, running: 0, pending: 0, heap: new TaskHeap() }
     this.lanes.set("default", this.defaultLane)
     for (const [name, lane] of Object.entries(config.queues)) {
       if (name === "default") continue
-      this.lanes.set(name, { name, concurrency: lane.concurrency, running: 0, heap: new TaskHeap() })
+      this.lanes.set(name, { name, concurrency: lane.concurrency, running: 0, pending: 0, heap: new TaskHeap() })
     }
     this.singleLane = this.lanes.size === 1
     this.retentionMillis = Duration.toMillis(config.retention)
@@ -217,7 +223,8 @@ export class Supervisor {
       this.registry.set(entry.id, entry)
       if (key !== undefined) this.byKey.set(key, entry.id)
       this.live.add(entry)
-      this.pending++
+      this.addPending(entry.lane, 1)
+      entry.metrics.submitted.update(1)
 
       const response = inRequest && options?.when !== "now" ? openResponseOf(context) : undefined
       if (response !== undefined) this.holds.hold(response, entry)
@@ -330,7 +337,7 @@ export class Supervisor {
       entry.error = undefined
       entry.finishedAt = 0
       this.live.add(entry)
-      this.pending++
+      this.addPending(entry.lane, 1)
       this.enqueue(entry, true)
       return Effect.void
     })
@@ -341,6 +348,12 @@ export class Supervisor {
     const before = this.registry.size
     this.evictFinished()
     return before - this.registry.size
+  }
+
+  private addPending(lane: Lane, delta: number): void {
+    this.pending += delta
+    lane.pending += delta
+    taskMetrics.backlog(lane.name, lane.pending)
   }
 
   private delayOf(options: SubmitOptions | undefined): number | undefined {
@@ -400,6 +413,7 @@ export class Supervisor {
   private enqueue(entry: Entry, dispatch: boolean): void {
     if (!this.live.has(entry)) return
     entry.state = "Queued"
+    entry.releasedAt = this.clock.unsafeCurrentTimeMillis()
     entry.lane.heap.push(entry)
     if (dispatch) this.dispatch()
   }
@@ -438,10 +452,11 @@ export class Supervisor {
 
   private start(entry: Entry): void {
     entry.state = "Running"
-    this.pending--
+    this.addPending(entry.lane, -1)
     this.running++
     entry.lane.running++
     entry.startedAt = this.clock.unsafeCurrentTimeMillis()
+    taskMetrics.started(entry.metrics, entry.startedAt - entry.releasedAt)
     const fiber = Runtime.runFork(entry.runtime!, this.attempts(entry))
     entry.fiber = fiber
     fiber.addObserver((exit) => this.onExit(entry, exit))
@@ -453,7 +468,7 @@ export class Supervisor {
     let attempt: Effect.Effect<unknown, unknown> = entry.retry === undefined
       ? Effect.sync(() => entry.attempt++).pipe(Effect.zipRight(body))
       : Effect.suspend(() => {
-        entry.attempt++
+        if (++entry.attempt > 1) entry.metrics.retried.update(1)
         return body
       })
     const timeout = entry.timeout
@@ -482,6 +497,11 @@ export class Supervisor {
     this.running--
     entry.lane.running--
     entry.fiber = undefined
+    taskMetrics.ended(
+      entry.metrics,
+      Exit.isSuccess(exit) ? "succeeded" : Cause.isInterruptedOnly(exit.cause) ? "other" : "failed",
+      this.clock.unsafeCurrentTimeMillis() - entry.startedAt
+    )
     if (Exit.isSuccess(exit)) {
       entry.value = exit.value
       this.finish(entry, "Succeeded")
@@ -507,7 +527,7 @@ export class Supervisor {
       entry.timer.unsafeInterruptAsFork(entry.timer.id())
       entry.timer = undefined
     }
-    this.pending--
+    this.addPending(entry.lane, -1)
     this.finish(entry, "Interrupted")
   }
 
