@@ -45,6 +45,7 @@ import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { withinRequest } from "./requestMarker.js"
 import { taskMetrics } from "./taskMetrics.js"
+import { defectMessage, delayOf } from "./taskOutcome.js"
 
 /** @internal */
 export interface DurableConfig {
@@ -539,20 +540,6 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     return { submit, status, await: await_, interrupt, owner, admin }
   })
 
-const delayOf = (options: SubmitOptions | undefined, now: number): number | undefined => {
-  if (options?.runAt !== undefined) {
-    const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt
-    return Number.isFinite(at) ? Math.max(0, at - now) : undefined
-  }
-  if (options?.delay !== undefined) {
-    if (typeof options.delay === "number" && !(options.delay >= 0)) return undefined
-    const decoded = Duration.decodeUnknown(options.delay)
-    if (Option.isNone(decoded)) return undefined
-    const millis = Duration.toMillis(decoded.value)
-    return Number.isFinite(millis) && millis >= 0 ? millis : undefined
-  }
-  return 0
-}
 
 const decodeJson = (schema: Schema.Schema.All, json: string): Either.Either<unknown, string> => {
   let parsed: unknown
@@ -643,11 +630,6 @@ const spanLink = (traceParent: string | undefined): Tracer.ExternalSpan | undefi
   return traceId && spanId ? Tracer.externalSpan({ traceId, spanId, sampled: true }) : undefined
 }
 
-const defectMessage = (cause: Cause.Cause<unknown>): string => {
-  const defect = Cause.squash(cause)
-  const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
-  return message.length > 500 ? `${message.slice(0, 500)}…` : message
-}
 
 /** @internal */
 export type DurableEngine = Effect.Effect.Success<ReturnType<typeof makeDurableEngine>>

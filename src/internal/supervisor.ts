@@ -36,6 +36,7 @@ import * as TaskStatus from "../TaskStatus.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { type Hooks, taskMetrics } from "./taskMetrics.js"
+import { defectMessage, delayOf } from "./taskOutcome.js"
 import { withinRequest } from "./requestMarker.js"
 import { TaskHeap } from "./taskHeap.js"
 
@@ -187,7 +188,7 @@ export class Supervisor {
       if (lane === undefined) return Effect.fail(new UnknownQueue({ queue: queue! }))
       const priority = options?.priority ?? def?.priority ?? 0
       if (!Number.isFinite(priority)) return Effect.fail(new InvalidOptions({ reason: "priority must be finite" }))
-      const delayMillis = this.delayOf(options)
+      const delayMillis = delayOf(options, this.clock.unsafeCurrentTimeMillis())
       if (delayMillis === undefined) {
         return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
       }
@@ -354,22 +355,6 @@ export class Supervisor {
     this.pending += delta
     lane.pending += delta
     taskMetrics.backlog(lane.name, lane.pending)
-  }
-
-  private delayOf(options: SubmitOptions | undefined): number | undefined {
-    if (options?.runAt !== undefined) {
-      const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt
-      if (!Number.isFinite(at)) return undefined
-      return Math.max(0, at - this.clock.unsafeCurrentTimeMillis())
-    }
-    if (options?.delay !== undefined) {
-      if (typeof options.delay === "number" && !(options.delay >= 0)) return undefined
-      const decoded = Duration.decodeUnknown(options.delay)
-      if (Option.isNone(decoded)) return undefined
-      const millis = Duration.toMillis(decoded.value)
-      return Number.isFinite(millis) && millis >= 0 ? millis : undefined
-    }
-    return 0
   }
 
   private lookup(handle: TaskHandle.TaskHandle<unknown, unknown>): Entry | undefined {
@@ -616,11 +601,6 @@ const resultOf = (entry: Entry): Effect.Effect<unknown, unknown> => {
   }
 }
 
-const defectMessage = (cause: Cause.Cause<unknown>): string => {
-  const defect = Cause.squash(cause)
-  const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
-  return message.length > 500 ? `${message.slice(0, 500)}…` : message
-}
 
 /** @internal */
 export const makeSupervisor = (config: SupervisorConfig): Effect.Effect<Supervisor, never, Scope.Scope> =>
