@@ -5,14 +5,17 @@
  * - `POST /reports` + `GET /reports/:id`: submits a slow report and redirects to a page that polls
  *   the task's handle with `<meta http-equiv="refresh">` until the report is ready.
  * - `POST /maintenance/vacuum`: runs database maintenance after the response, one at a time.
+ * - `GET /executor`: the operator's dashboard (`Dashboard.router`): counts, recent tasks, retry
+ *   and cancel; open to clients on this machine only.
  *
  * `layer()` needs only an `HttpServer`: `examples/server.ts` gives it a Node server on a port,
  * `test/example.test.ts` gives it `NodeHttpServer.layerTest` (port 0).
  */
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Context, Duration, Effect, Layer, Random, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Schema } from "effect"
 import {
   AfterResponse,
+  Dashboard,
   Executor,
   type ExecutorError,
   Task,
@@ -145,7 +148,11 @@ refreshes itself every second until the report is ready. The handle is the task'
 <p>Runs a vacuum after the response, on a maintenance queue that runs one task at a time.</p>
 <form method="post" action="/maintenance/vacuum">
   <button type="submit">Vacuum the database</button>
-</form>`
+</form>
+
+<h2>The tasks</h2>
+<p>The <a href="/executor">executor dashboard</a> shows every task above: counts by queue and state,
+the recent tasks, their timing, results and errors, with buttons to retry or cancel them.</p>`
   )
 })
 
@@ -256,13 +263,24 @@ const vacuum = Effect.gen(function*() {
   )
 }).pipe(Effect.catchAll(refused))
 
+/**
+ * The dashboard lets whoever sees it retry and cancel tasks, so it needs an `authorize` hook. Here:
+ * clients on this machine only. A real application checks its own login (a session cookie, a role).
+ */
+const localClient = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.succeed(Option.match(request.remoteAddress, {
+    onNone: () => false,
+    onSome: (address) => address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1"
+  }))
+
 /** The routes, as an `HttpRouter`. */
 export const router = HttpRouter.empty.pipe(
   HttpRouter.get("/", index),
   HttpRouter.post("/signup", signup),
   HttpRouter.post("/reports", createReport),
   HttpRouter.get("/reports/:id", showReport),
-  HttpRouter.post("/maintenance/vacuum", vacuum)
+  HttpRouter.post("/maintenance/vacuum", vacuum),
+  HttpRouter.concat(Dashboard.router({ prefix: "/executor", authorize: localClient }))
 )
 
 /** The whole app: the router, with a plain HTML 404 for unknown routes. */

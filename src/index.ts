@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export * as AfterResponse from "./AfterResponse.js"
 /** @since 0.1.0 */
+export * as Dashboard from "./Dashboard.js"
+/** @since 0.1.0 */
 export * as DurableExecutor from "./DurableExecutor.js"
 /** @since 0.1.0 */
 export * as Executor from "./Executor.js"

@@ -1,0 +1,541 @@
+/**
+ * A server-rendered HTML dashboard for operators, built on `ExecutorAdmin`: counts of tasks by
+ * queue and state, the recent tasks (filtered by state or queue), one page per task with its
+ * timing, error and encoded status, and "Retry" / "Cancel" buttons. Plain HTML forms and a little
+ * inline CSS: no client JavaScript, no front-end build.
+ *
+ * - `GET <prefix>`: counts and the 50 most recent tasks; `?state=failed&queue=reports` filters.
+ * - `GET <prefix>/tasks/:id`: one task.
+ * - `POST <prefix>/tasks/:id/retry`, `POST <prefix>/tasks/:id/cancel`: then a 303 back to the task.
+ *
+ * The `authorize` hook guards every route (403 when it answers `false`). The buttons are safe
+ * against cross-site requests: each page sets a random token in an `HttpOnly`, `SameSite=Strict`
+ * cookie and embeds it in its forms; a POST is accepted only when the form's token equals the
+ * cookie's and, when the browser sent an `Origin`, that origin is the request's `Host`. (Behind a
+ * proxy, forward the original `Host` header.) Bad input answers 400 or 404 pages, never a 500,
+ * never a stack trace.
+ *
+ * @example
+ * ```ts
+ * const dashboard = Dashboard.router({
+ *   prefix: "/executor",
+ *   authorize: (request) => Effect.succeed(request.cookies.role === "admin")
+ * })
+ * HttpRouter.concat(appRouter, dashboard)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
+import { Clock, Effect, Option } from "effect"
+import { randomBytes, timingSafeEqual } from "node:crypto"
+import { ExecutorAdmin, states, type TaskCount, type TaskInfo } from "./ExecutorAdmin.js"
+import { isWellFormedTaskId } from "./internal/handleId.js"
+import { Html, html, type Interpolation, unsafeRaw } from "./internal/html.js"
+import type { StoredState } from "./TaskStore.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Where the dashboard is mounted. Default `"/executor"`. */
+  readonly prefix?: string | undefined
+  /**
+   * Whether the request may see and use the dashboard; `false` answers a 403 page, for GET and
+   * POST alike. Default: every request may, so give one in production.
+   */
+  readonly authorize?: ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<boolean>) | undefined
+}
+
+/**
+ * The name of the cookie that carries the anti-CSRF token.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const csrfCookie = "executor_csrf"
+
+/**
+ * The name of the hidden form field that must repeat the cookie's token on every POST.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const csrfField = "csrf"
+
+/** How many tasks the front page lists. */
+const LIST_LIMIT = 50
+/** 32 random bytes, base64url: 43 characters. */
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+const MAX_QUEUE_LENGTH = 200
+
+const unfinished: ReadonlySet<StoredState> = new Set(["held", "queued", "running"])
+const retryable: ReadonlySet<StoredState> = new Set(["failed", "interrupted"])
+
+// ---------------------------------------------------------------------------------------------
+// Anti-CSRF
+// ---------------------------------------------------------------------------------------------
+
+const tokenOf = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const token = request.cookies[csrfCookie]
+  return token !== undefined && TOKEN_PATTERN.test(token) ? token : undefined
+}
+
+const sameToken = (a: string, b: string): boolean => {
+  const x = Buffer.from(a, "utf8")
+  const y = Buffer.from(b, "utf8")
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** No `Origin` (old browsers, non-browser clients) passes; one that is present must be this host. */
+const sameOrigin = (request: HttpServerRequest.HttpServerRequest): boolean => {
+  const origin = request.headers["origin"]
+  if (origin === undefined) return true
+  const host = request.headers["host"]
+  if (host === undefined || host.length === 0) return false
+  try {
+    const from = new URL(origin)
+    if (from.protocol !== "http:" && from.protocol !== "https:") return false
+    // Parsed with the origin's scheme, so that a default port written out compares equal.
+    return from.host === new URL(`${from.protocol}//${host}`).host
+  } catch {
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------------------------
+
+const iso = (millis: number | undefined): string => millis === undefined ? "—" : new Date(millis).toISOString()
+
+const duration = (millis: number): string => {
+  const ms = Math.max(0, millis)
+  if (ms < 1_000) return `${Math.round(ms)} ms`
+  if (ms < 10_000) return `${(ms / 1_000).toFixed(2)} s`
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.floor((ms % 60_000) / 1_000)} s`
+  if (ms < 86_400_000) return `${Math.floor(ms / 3_600_000)} h ${Math.floor((ms % 3_600_000) / 60_000)} min`
+  return `${Math.floor(ms / 86_400_000)} d ${Math.floor((ms % 86_400_000) / 3_600_000)} h`
+}
+
+const between = (from: number | undefined, to: number | undefined): string =>
+  from === undefined || to === undefined ? "—" : duration(to - from)
+
+/** One line, at most `max` characters. */
+const oneLine = (text: string, max = 300): string => {
+  const line = text.replace(/\s+/g, " ").trim()
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
+}
+
+const json = (value: unknown): string => {
+  try {
+    return JSON.stringify(value, null, 2) ?? "undefined"
+  } catch {
+    return "(this status cannot be shown as JSON)"
+  }
+}
+
+const stateBadge = (state: StoredState, id?: string): Html =>
+  id === undefined
+    ? html`<span class="state state-${state}">${state}</span>`
+    : html`<span id="${id}" class="state state-${state}">${state}</span>`
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+// ---------------------------------------------------------------------------------------------
+
+const style = `
+  :root { color-scheme: light; --muted: #667085; --line: #e4e7ec; --bg: #f8f9fb }
+  body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 72rem; margin: 0 auto;
+    padding: 0 1.25rem 3rem; color: #1d2939 }
+  header { display: flex; align-items: baseline; gap: 1rem; padding: .9rem 0; border-bottom: 1px solid var(--line);
+    margin-bottom: 1rem }
+  header a { font-weight: 600; color: inherit; text-decoration: none }
+  header span { color: var(--muted) }
+  h1 { font-size: 1.4rem; margin: .5rem 0 1rem } h2 { font-size: 1.1rem; margin: 2rem 0 .6rem }
+  a { color: #1d4ed8 } .muted { color: var(--muted) }
+  table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums }
+  th, td { padding: .35rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top }
+  thead th { background: var(--bg); font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted) }
+  td.num, th.num, td.time { text-align: right; white-space: nowrap } td.time { text-align: left } td.zero { color: #c0c4cc } tr.total td { font-weight: 600 }
+  tr.selected th, tr.selected td { background: #f5f8ff }
+  td.error { color: #b42318; max-width: 28rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap }
+  code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace }
+  pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: .75rem; overflow: auto; max-height: 30rem }
+  .state { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600;
+    background: #eef2f6; color: #344054 }
+  .state-queued { background: #eff8ff; color: #175cd3 } .state-running { background: #fffaeb; color: #b54708 }
+  .state-succeeded { background: #ecfdf3; color: #067647 } .state-failed { background: #fef3f2; color: #b42318 }
+  .state-interrupted { background: #f4f3ff; color: #5925dc } .state-held { background: #f2f4f7; color: #475467 }
+  nav.filters { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin: .4rem 0 .8rem }
+  nav.filters a, nav.filters strong { padding: .1rem .6rem; border: 1px solid var(--line); border-radius: 999px; text-decoration: none }
+  nav.filters strong { background: #1d2939; color: white; border-color: #1d2939 }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1.5rem; margin: 0 }
+  dt { color: var(--muted) } dd { margin: 0 }
+  .actions { display: flex; gap: .6rem; margin: 1.2rem 0 } .actions form { margin: 0 }
+  button { font: inherit; padding: .35rem 1rem; border-radius: 6px; border: 1px solid #d0d5dd; background: white; cursor: pointer }
+  button.retry { background: #1d4ed8; color: white; border-color: #1d4ed8 }
+  button.cancel { color: #b42318; border-color: #fda29b }
+  .notice { background: #eff8ff; border: 1px solid #b2ddff; border-radius: 6px; padding: .5rem .8rem }
+  .problem { background: #fef3f2; border: 1px solid #fecdca; border-radius: 6px; padding: .5rem .8rem }
+  p.error { color: #b42318; font-weight: 500 }
+`
+
+const securityHeaders = {
+  "cache-control": "no-store",
+  "content-security-policy":
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin"
+}
+
+interface Page {
+  readonly title: string
+  readonly body: Html
+  readonly status?: number
+  readonly refreshSeconds?: number
+}
+
+const makeRenderer = (prefix: string) => {
+  const home = prefix === "" ? "/" : prefix
+  const render = (page: Page): HttpServerResponse.HttpServerResponse => {
+    const refresh = page.refreshSeconds === undefined
+      ? ""
+      : html`<meta http-equiv="refresh" content="${page.refreshSeconds}">`
+    const document = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+${refresh}
+<title>${page.title} · executor</title>
+<style>${unsafeRaw(style)}</style>
+</head>
+<body>
+<header><a href="${home}">Executor dashboard</a><span>effect-executor</span></header>
+<h1>${page.title}</h1>
+${page.body}
+</body>
+</html>
+`
+    return HttpServerResponse.html(document.value).pipe(
+      HttpServerResponse.setStatus(page.status ?? 200),
+      HttpServerResponse.setHeaders(securityHeaders)
+    )
+  }
+  const problem = (status: number, title: string, message: Interpolation, links: Interpolation = ""): HttpServerResponse.HttpServerResponse =>
+    render({
+      title,
+      status,
+      body: html`<p class="problem">${message}</p>${links}<p><a href="${home}">Back to the dashboard</a></p>`
+    })
+  return { home, render, problem }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The router
+// ---------------------------------------------------------------------------------------------
+
+/** The first value of a query parameter; `null` when it was given more than once. */
+const single = (value: string | ReadonlyArray<string> | undefined): string | undefined | null =>
+  value === undefined ? undefined : typeof value === "string" ? value : value.length === 1 ? value[0] : null
+
+const isState = (value: string): value is StoredState => (states as ReadonlyArray<string>).includes(value)
+
+/**
+ * The dashboard's routes, to concat with or mount in the application's router.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const router = (options: Options = {}): HttpRouter.HttpRouter<never, ExecutorAdmin> => {
+  const raw = (options.prefix ?? "/executor").replace(/\/+$/, "")
+  const prefix = raw === "" || raw.startsWith("/") ? raw : `/${raw}`
+  const { home, problem, render } = makeRenderer(prefix)
+  const taskPath = (id: string) => `${prefix}/tasks/${encodeURIComponent(id)}`
+  const listPath = (filter: { readonly state?: string | undefined; readonly queue?: string | undefined }) => {
+    const query = new URLSearchParams()
+    if (filter.state !== undefined) query.set("state", filter.state)
+    if (filter.queue !== undefined) query.set("queue", filter.queue)
+    const search = query.toString()
+    return search === "" ? home : `${home}?${search}`
+  }
+  const notFound = problem(404, "Task not found", "No task is known under this id. It may never have existed, or it was pruned after its retention.")
+
+  /** The page's token: the request's own when it has a well-formed one, else a fresh one to set. */
+  const issueToken = (request: HttpServerRequest.HttpServerRequest) => {
+    const existing = tokenOf(request)
+    const token = existing ?? randomBytes(32).toString("base64url")
+    const withCookie = (response: HttpServerResponse.HttpServerResponse) =>
+      existing !== undefined ? response : HttpServerResponse.unsafeSetCookie(response, csrfCookie, token, {
+        httpOnly: true,
+        sameSite: "strict",
+        path: home
+      })
+    return { token, withCookie }
+  }
+
+  /** Authorizes, then answers; every failure becomes a page, never a 500 for bad input. */
+  const guarded = <E extends { readonly _tag: string }, R>(
+    handle: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+  ) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      if (options.authorize !== undefined && !(yield* options.authorize(request))) {
+        return problem(403, "Forbidden", "You are not allowed to use the executor dashboard.")
+      }
+      return yield* handle(request)
+    }).pipe(
+      Effect.catchAll((error: { readonly _tag: string }) => {
+        switch (error._tag) {
+          case "TaskNotFound":
+            return Effect.succeed(notFound)
+          case "NotRetryable":
+            return Effect.succeed(problem(
+              409,
+              "Cannot retry this task",
+              oneLine((error as unknown as { readonly message: string }).message)
+            ))
+          case "StoreUnavailable":
+            return Effect.as(
+              Effect.logWarning("Dashboard: the task store is unavailable", error),
+              problem(503, "Store unavailable", "The task store cannot be reached right now. Try again in a moment.")
+            )
+          default:
+            return Effect.as(
+              Effect.logError("Dashboard: unexpected error", error),
+              problem(500, "Something went wrong", "The dashboard could not answer this request.")
+            )
+        }
+      }),
+      Effect.catchAllCause((cause) =>
+        Effect.as(
+          Effect.logError("Dashboard: unexpected failure", cause),
+          problem(500, "Something went wrong", "The dashboard could not answer this request.")
+        )
+      )
+    )
+
+  const countsTable = (counts: ReadonlyArray<TaskCount>, filter: { readonly queue: string | undefined }) => {
+    const queues = Array.from(new Set(counts.map((c) => c.queue))).sort()
+    const count = (queue: string | undefined, state: StoredState | undefined) =>
+      counts.reduce(
+        (sum, c) => (queue === undefined || c.queue === queue) && (state === undefined || c.state === state) ? sum + c.count : sum,
+        0
+      )
+    const cell = (queue: string | undefined, state: StoredState | undefined) => {
+      const n = count(queue, state)
+      return n === 0
+        ? html`<td class="num zero" data-state="${state ?? "total"}">0</td>`
+        : html`<td class="num" data-state="${state ?? "total"}"><a href="${listPath({ state, queue })}">${n}</a></td>`
+    }
+    const row = (queue: string) =>
+      html`<tr data-queue="${queue}"${queue === filter.queue ? unsafeRaw(` class="selected"`) : ""}><th><a href="${listPath({ queue })}">${queue}</a></th>${
+        states.map((state) => cell(queue, state))
+      }${cell(queue, undefined)}</tr>`
+    return html`<table class="counts">
+<thead><tr><th>queue</th>${states.map((state) => html`<th class="num">${state}</th>`)}<th class="num">total</th></tr></thead>
+<tbody>
+${queues.length === 0 ? html`<tr><td colspan="${states.length + 2}" class="muted">No tasks yet.</td></tr>` : queues.map(row)}
+<tr class="total" data-queue=""><td>all queues</td>${states.map((state) => cell(undefined, state))}${cell(undefined, undefined)}</tr>
+</tbody>
+</table>`
+  }
+
+  const tasksTable = (tasks: ReadonlyArray<TaskInfo>, now: number) =>
+    html`<table class="tasks">
+<thead><tr><th>task</th><th>queue</th><th>state</th><th class="num">attempts</th><th>created</th><th class="num">took</th><th>error</th></tr></thead>
+<tbody>
+${
+      tasks.length === 0
+        ? html`<tr><td colspan="7" class="muted">No tasks match.</td></tr>`
+        : tasks.map((task) =>
+          html`<tr>
+<td><a href="${taskPath(task.id)}">${task.name}</a> <code class="muted">${task.id.slice(0, 8)}</code>${
+            task.durable ? "" : html` <span class="muted">(volatile)</span>`
+          }</td>
+<td><a href="${listPath({ queue: task.queue })}">${task.queue}</a></td>
+<td>${stateBadge(task.state)}</td>
+<td class="num">${task.attempts}</td>
+<td class="time">${iso(task.createdAt)}</td>
+<td class="num">${
+            task.startedAt === undefined ? "—" : duration((task.finishedAt ?? now) - task.startedAt)
+          }</td>
+<td class="error" title="${task.error === undefined ? "" : oneLine(task.error, 2_000)}">${
+            task.error === undefined ? "" : oneLine(task.error, 120)
+          }</td>
+</tr>`
+        )
+    }
+</tbody>
+</table>`
+
+  const index = guarded((request) =>
+    Effect.gen(function*() {
+      const search = yield* HttpServerRequest.ParsedSearchParams
+      const state = single(search["state"])
+      const queueParam = single(search["queue"])
+      if (state === null || queueParam === null) {
+        return problem(400, "Bad filter", "Give each filter at most once.")
+      }
+      if (state !== undefined && state !== "" && !isState(state)) {
+        return problem(
+          400,
+          "Bad filter",
+          html`There is no state <code>${oneLine(state, 60)}</code>. The states are ${
+            states.map((s, i) => html`${i === 0 ? "" : ", "}<a href="${listPath({ state: s })}">${s}</a>`)
+          }.`
+        )
+      }
+      if (queueParam !== undefined && queueParam.length > MAX_QUEUE_LENGTH) {
+        return problem(400, "Bad filter", "That queue name is too long.")
+      }
+      const stateFilter = state === undefined || state === "" ? undefined : state
+      const queueFilter = queueParam === undefined || queueParam === "" ? undefined : queueParam
+      const admin = yield* ExecutorAdmin
+      const [counts, tasks] = yield* Effect.all([
+        admin.counts(),
+        admin.list({ limit: LIST_LIMIT, state: stateFilter, queue: queueFilter })
+      ])
+      const now = yield* Clock.currentTimeMillis
+      const filterLink = (label: string, target: StoredState | undefined) =>
+        target === stateFilter
+          ? html`<strong>${label}</strong>`
+          : html`<a href="${listPath({ state: target, queue: queueFilter })}">${label}</a>`
+      const { withCookie } = issueToken(request)
+      return withCookie(render({
+        title: "Tasks",
+        body: html`<h2>Counts by queue and state</h2>
+${countsTable(counts, { queue: queueFilter })}
+<h2>Recent tasks</h2>
+<nav class="filters" aria-label="filter by state">${filterLink("all", undefined)}${states.map((s) => filterLink(s, s))}${
+          queueFilter === undefined
+            ? ""
+            : html` <span class="muted">in queue <code>${queueFilter}</code> · <a href="${
+              listPath({ state: stateFilter })
+            }">all queues</a></span>`
+        }</nav>
+${tasksTable(tasks, now)}
+<p class="muted">The ${LIST_LIMIT} most recent tasks${
+          stateFilter === undefined ? "" : html` that are ${stateFilter}`
+        }${queueFilter === undefined ? "" : html` in queue ${queueFilter}`}, newest first, as of ${iso(now)}. <a href="${
+          listPath({ state: stateFilter, queue: queueFilter })
+        }">Reload</a></p>`
+      }))
+    })
+  )
+
+  const showTask = guarded((request) =>
+    Effect.gen(function*() {
+      const { id } = yield* HttpRouter.params
+      if (!isWellFormedTaskId(id)) return notFound
+      const admin = yield* ExecutorAdmin
+      const task = yield* admin.inspect(id)
+      const search = yield* HttpServerRequest.ParsedSearchParams
+      const done = single(search["done"])
+      const watching = (done === "retry" || done === "cancel" || single(search["watch"]) === "1") &&
+        unfinished.has(task.state)
+      const now = yield* Clock.currentTimeMillis
+      const { token, withCookie } = issueToken(request)
+      const button = (action: "retry" | "cancel", label: string) =>
+        html`<form method="post" action="${taskPath(task.id)}/${action}">
+<input type="hidden" name="${csrfField}" value="${token}">
+<button type="submit" class="${action}">${label}</button>
+</form>`
+      const actions = [
+        retryable.has(task.state) ? button("retry", "Retry") : "",
+        unfinished.has(task.state) ? button("cancel", "Cancel") : ""
+      ]
+      const notice = done === "retry"
+        ? html`<p class="notice">Retry requested: the task runs again from its first attempt.</p>`
+        : done === "cancel"
+        ? html`<p class="notice">Cancel requested.</p>`
+        : ""
+      const ran = task.startedAt === undefined
+        ? "—"
+        : task.finishedAt === undefined
+        ? `${duration(now - task.startedAt)} so far`
+        : duration(task.finishedAt - task.startedAt)
+      const watch = !unfinished.has(task.state)
+        ? ""
+        : watching
+        ? html`<p class="muted">This page reloads every second until the task finishes. <a href="${
+          taskPath(task.id)
+        }">Stop watching</a></p>`
+        : html`<p class="muted"><a href="${taskPath(task.id)}?watch=1">Watch</a> (reload every second until it finishes)</p>`
+      const page = render({
+        title: task.name,
+        ...(watching ? { refreshSeconds: 1 } : {}),
+        body: html`${notice}
+<dl>
+<dt>id</dt><dd><code>${task.id}</code></dd>
+<dt>task</dt><dd>${task.name}</dd>
+<dt>queue</dt><dd><a href="${listPath({ queue: task.queue })}">${task.queue}</a></dd>
+<dt>state</dt><dd>${stateBadge(task.state, "state")}</dd>
+<dt>reliability</dt><dd>${task.durable ? "durable" : "volatile"}</dd>
+<dt>attempts</dt><dd id="attempts">${task.attempts}</dd>
+<dt>created</dt><dd>${iso(task.createdAt)}</dd>
+<dt>started</dt><dd>${iso(task.startedAt)}</dd>
+<dt>finished</dt><dd>${iso(task.finishedAt)}</dd>
+<dt>waited</dt><dd>${
+          task.startedAt === undefined
+            ? (unfinished.has(task.state) ? `${duration(now - task.createdAt)} so far` : "—")
+            : between(task.createdAt, task.startedAt)
+        }</dd>
+<dt>ran</dt><dd>${ran}</dd>
+<dt>total</dt><dd>${between(task.createdAt, task.finishedAt)}</dd>
+${task.session === undefined ? "" : html`<dt>session</dt><dd><code>${task.session}</code></dd>`}
+</dl>
+${task.error === undefined ? "" : html`<h2>Error</h2><p class="error" id="error">${oneLine(task.error, 2_000)}</p>`}
+${actions.some((a) => a !== "") ? html`<div class="actions">${actions}</div>` : ""}
+${watch}
+<h2>Status</h2>
+<pre id="status">${json(task.status)}</pre>
+<p><a href="${home}">Back to the dashboard</a> · <a href="${taskPath(task.id)}">Reload</a></p>`
+      })
+      return withCookie(page)
+    })
+  )
+
+  const act = (action: "retry" | "cancel") =>
+    guarded((request) =>
+      Effect.gen(function*() {
+        const { id } = yield* HttpRouter.params
+        const expected = tokenOf(request)
+        const form = yield* Effect.option(request.urlParamsBody)
+        const sent = Option.flatMap(form, UrlParams.getFirst(csrfField))
+        const trusted = sameOrigin(request) && expected !== undefined && Option.isSome(sent) &&
+          sameToken(sent.value, expected)
+        if (!trusted) {
+          const back = isWellFormedTaskId(id)
+            ? html`<p><a href="${taskPath(id)}">Open the task page</a> and use its buttons.</p>`
+            : ""
+          return problem(
+            403,
+            "Request refused",
+            "This request did not come from a dashboard page (its security token is missing or wrong).",
+            back
+          )
+        }
+        if (!isWellFormedTaskId(id)) return notFound
+        const admin = yield* ExecutorAdmin
+        yield* action === "retry" ? admin.retry(id) : admin.cancel(id)
+        return HttpServerResponse.redirect(`${taskPath(id)}?done=${action}`, {
+          status: 303,
+          headers: { "cache-control": "no-store" }
+        })
+      })
+    )
+
+  // The router ignores a trailing slash: `<prefix>` also answers `<prefix>/`.
+  return HttpRouter.empty.pipe(
+    HttpRouter.get(home as HttpRouter.PathInput, index),
+    HttpRouter.get(`${prefix}/tasks/:id` as HttpRouter.PathInput, showTask),
+    HttpRouter.post(`${prefix}/tasks/:id/retry` as HttpRouter.PathInput, act("retry")),
+    HttpRouter.post(`${prefix}/tasks/:id/cancel` as HttpRouter.PathInput, act("cancel"))
+  )
+}
