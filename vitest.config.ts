@@ -1,6 +1,9 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  // "effect-executor" imported by the examples resolves to src/, not to a possibly stale dist/
+  resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     reporters: ["default", "./test/summaryReporter.ts"],
