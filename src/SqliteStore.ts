@@ -246,9 +246,11 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
         ORDER BY created_at DESC, id
         LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toStoredTask)))
 
-    const counts: TaskStore.TaskStore["counts"] = () =>
+    const counts: TaskStore.TaskStore["counts"] = (options) =>
       guard(sql<{ queue: string; state: TaskStore.StoredState; count: number | string }>`
-        SELECT queue, state, count(*) AS count FROM effect_executor_tasks GROUP BY queue, state ORDER BY queue, state`).pipe(
+        SELECT queue, state, count(*) AS count FROM effect_executor_tasks
+        WHERE ${options?.states === undefined ? sql`1 = 1` : sql.in("state", options.states)}
+        GROUP BY queue, state ORDER BY queue, state`).pipe(
         Effect.map((rows) => rows.map((row) => ({ queue: row.queue, state: row.state, count: Number(row.count) })))
       )
 

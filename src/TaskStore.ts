@@ -196,8 +196,8 @@ export interface TaskStore {
     readonly queue?: string | undefined
     readonly limit: number
   }) => Effect.Effect<ReadonlyArray<StoredTask>, StoreUnavailable>
-  /** How many tasks are in each queue and state. */
-  readonly counts: () => Effect.Effect<
+  /** How many tasks are in each queue and state (only of `states`, when given). */
+  readonly counts: (options?: { readonly states?: ReadonlyArray<StoredState> | undefined }) => Effect.Effect<
     ReadonlyArray<{ readonly queue: string; readonly state: StoredState; readonly count: number }>,
     StoreUnavailable
   >

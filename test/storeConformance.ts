@@ -252,6 +252,7 @@ export const storeConformance = (
             { queue: "default", state: "running", count: 1 },
             { queue: "reports", state: "queued", count: 1 }
           ])
+          expect(yield* store.counts({ states: ["running"] })).toEqual([{ queue: "default", state: "running", count: 1 }])
         })
       ))
 

@@ -274,6 +274,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       attempt = Effect.withSpan(attempt, `executor.task ${claimed.name}`, {
         root: true,
         kind: "consumer",
+        captureStackTrace: false,
         links: span === undefined ? [] : [{ _tag: "SpanLink", span, attributes: { "executor.link": "submitted-by" } }],
         attributes: {
           "executor.task.id": claimed.id,
@@ -336,19 +337,30 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       if (claimed.attempts > 1) hooks.retried.update(1)
       totalRunning++
       lane.running++
+      // The slot is given back as soon as the attempt has ended, while its end is being written:
+      // the next claim does not wait for that round trip. The lease stays covered by the
+      // heartbeat until the write is done (the task stays in `running`).
+      let slotFree = false
+      const freeSlot = () => {
+        if (slotFree) return
+        slotFree = true
+        totalRunning--
+        lane.running--
+        wake()
+      }
       const entry: RunningTask = { fiber: undefined as unknown as Fiber.RuntimeFiber<void>, lane, stop: undefined }
       entry.fiber = Runtime.runFork(
         runtime,
-        runClaimed(claimed, entry, (outcome) => taskMetrics.ended(hooks, outcome, now() - startedAt))
+        runClaimed(claimed, entry, (outcome) => {
+          taskMetrics.ended(hooks, outcome, now() - startedAt)
+          freeSlot()
+        })
       )
       running.set(claimed.id, entry)
-      const fiber = entry.fiber
-      fiber.addObserver(() => {
-        totalRunning--
-        lane.running--
+      entry.fiber.addObserver(() => {
+        freeSlot()
         if (running.get(claimed.id) === entry) running.delete(claimed.id)
         notifyFinished(claimed.id)
-        wake()
       })
     }
 
@@ -399,7 +411,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
 
     // the backlog gauge of durable queues comes from the store: every process sees the same queues
     yield* Effect.gen(function*() {
-      const counts = yield* store.counts()
+      const counts = yield* store.counts({ states: ["held", "queued"] })
       const waiting = new Map<string, number>()
       for (const lane of lanes.keys()) waiting.set(lane, 0)
       for (const c of counts) {

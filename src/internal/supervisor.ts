@@ -473,6 +473,7 @@ export class Supervisor {
     return Effect.withSpan(retried, `executor.task ${entry.name}`, {
       root: true,
       kind: "consumer",
+      captureStackTrace: false,
       links: entry.parentSpan === undefined ? [] : [{ _tag: "SpanLink", span: entry.parentSpan, attributes: { "executor.link": "submitted-by" } }],
       attributes: { "executor.task.id": entry.id, "executor.task.name": entry.name, "executor.queue": entry.lane.name }
     })
