@@ -34,10 +34,11 @@ describe("Executor.layerMemory", () => {
   it.effect("reports Queued, Running, then Succeeded with the value, and await returns it", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
+      const finish = yield* Deferred.make<void>()
       const started = yield* Deferred.make<void>()
       const blocker = yield* Executor.submit(Deferred.await(gate), { when: "now" })
       const task = yield* Executor.submit(
-        Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(gate)), Effect.as(42)),
+        Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(finish)), Effect.as(42)),
         { when: "now" }
       )
       expect((yield* Executor.status(blocker))._tag).toBe("Running")
@@ -45,6 +46,7 @@ describe("Executor.layerMemory", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* Deferred.await(started)
       expect(yield* Executor.status(task)).toEqual(TaskStatus.Running({ attempt: 1 }))
+      yield* Deferred.succeed(finish, undefined)
       expect(yield* Executor.await(task)).toBe(42)
       expect(yield* Executor.status(task)).toEqual(TaskStatus.Succeeded({ value: 42, attempts: 1 }))
     }).pipe(memory({ concurrency: 1 })))
@@ -323,9 +325,12 @@ describe("retry, timeout and delay (TestClock)", () => {
 describe("closing the layer's scope", () => {
   it.effect("stops intake, gives running tasks drainTimeout, then interrupts them; no fiber is left", () =>
     Effect.gen(function*() {
+      // the executor's fibers (its workers) are started from the layer: track what the layer starts
       const tracker = yield* FiberSupervisor.track
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(Executor.layerMemory({ drainTimeout: "10 seconds" }), scope)
+      const context = yield* Layer.buildWithScope(Executor.layerMemory({ drainTimeout: "10 seconds" }), scope).pipe(
+        Effect.supervised(tracker)
+      )
       const executor = context.pipe((ctx) => ctx.unsafeMap.get(Executor.Executor.key) as Executor.Executor)
       const gate = yield* Deferred.make<void>()
       const finalized = yield* Deferred.make<void>()
@@ -341,7 +346,7 @@ describe("closing the layer's scope", () => {
           )
         )
         return { finishing, stuck }
-      }).pipe(Effect.supervised(tracker))
+      })
       yield* Queue.takeN(started, 2)
       expect((yield* tracker.value).length).toBe(2)
 

@@ -46,6 +46,7 @@ import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { withinRequest } from "./requestMarker.js"
 import { taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
+import { withTaskSpan } from "./taskSpan.js"
 
 /** @internal */
 export interface DurableConfig {
@@ -270,18 +271,11 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
         })
       }
-      const span = spanLink(claimed.traceParent)
-      attempt = Effect.withSpan(attempt, `executor.task ${claimed.name}`, {
-        root: true,
-        kind: "consumer",
-        captureStackTrace: false,
-        links: span === undefined ? [] : [{ _tag: "SpanLink", span, attributes: { "executor.link": "submitted-by" } }],
-        attributes: {
-          "executor.task.id": claimed.id,
-          "executor.task.name": claimed.name,
-          "executor.queue": claimed.queue,
-          "executor.attempt": claimed.attempts
-        }
+      attempt = withTaskSpan(attempt, claimed.name, spanLink(claimed.traceParent), {
+        "executor.task.id": claimed.id,
+        "executor.task.name": claimed.name,
+        "executor.queue": claimed.queue,
+        "executor.attempt": claimed.attempts
       })
       return Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {

@@ -7,6 +7,7 @@ import {
   Either,
   Exit,
   Fiber,
+  FiberId,
   FiberRefs,
   ParseResult,
   Option,
@@ -37,6 +38,7 @@ import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { type Hooks, taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
+import { withTaskSpan } from "./taskSpan.js"
 import { withinRequest } from "./requestMarker.js"
 import { TaskHeap } from "./taskHeap.js"
 
@@ -60,12 +62,19 @@ interface Lane {
   readonly heap: TaskHeap<Entry>
 }
 
+/** A long-lived fiber that runs tasks one after another; `current` is the task it runs. */
+interface Worker {
+  fiber: Fiber.RuntimeFiber<void> | undefined
+  current: Entry | undefined
+}
+
 /** One submitted task, from submit until its retention ends. */
 class Entry {
   state: State = "Held"
   attempt = 0
   heapIndex = -1
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  /** The worker running it, while it runs. */
+  worker: Worker | undefined = undefined
   timer: Fiber.RuntimeFiber<void> | undefined = undefined
   value: unknown = undefined
   error: unknown = undefined
@@ -118,6 +127,8 @@ export class Supervisor {
   private readonly lanes = new Map<string, Lane>()
   private readonly defaultLane: Lane
   private readonly singleLane: boolean
+  private readonly workers = new Set<Worker>()
+  private readonly idle: Array<{ readonly worker: Worker; readonly resume: (entry: Entry | undefined) => void }> = []
   private readonly holds = new ResponseHolds<Entry>((entries, aborted) => this.releaseHeld(entries, aborted))
   private pending = 0
   private running = 0
@@ -127,7 +138,11 @@ export class Supervisor {
   private onDrained: (() => void) | undefined = undefined
   private readonly retentionMillis: number
 
-  constructor(readonly config: SupervisorConfig, private readonly clock: Clock.Clock) {
+  constructor(
+    readonly config: SupervisorConfig,
+    private readonly clock: Clock.Clock,
+    private readonly workerRuntime: Runtime.Runtime<never>
+  ) {
     this.defaultLane = { name: "default", concurrency: config.concurrency, running: 0, pending: 0, heap: new TaskHeap() }
     this.lanes.set("default", this.defaultLane)
     for (const [name, lane] of Object.entries(config.queues)) {
@@ -264,7 +279,13 @@ export class Supervisor {
     return Effect.suspend(() => {
       const entry = this.lookup(handle)
       if (entry === undefined) return Effect.fail(new TaskNotFound({ id: String(handle?.id) }))
-      if (entry.state === "Running") return Fiber.interrupt(entry.fiber!).pipe(Effect.asVoid)
+      if (entry.state === "Running") {
+        const worker = entry.worker
+        // the worker records the task as interrupted, then ends; a new worker takes its place
+        return worker?.current === entry && worker.fiber !== undefined
+          ? Fiber.interrupt(worker.fiber).pipe(Effect.asVoid)
+          : Effect.void
+      }
       if (!entry.finished) this.cancelPending(entry)
       return Effect.void
     })
@@ -286,12 +307,11 @@ export class Supervisor {
         this.onDrained = undefined
       }
       this.stopped = true
-      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
       for (const entry of Array.from(this.live)) {
-        if (entry.state === "Running") fibers.push(entry.fiber!)
-        else this.cancelPending(entry)
+        if (entry.state !== "Running") this.cancelPending(entry)
       }
-      yield* Fiber.interruptAll(fibers)
+      for (const idle of this.idle.splice(0)) idle.resume(undefined)
+      yield* Fiber.interruptAll(Array.from(this.workers, (worker) => worker.fiber!))
     })
   }
 
@@ -403,12 +423,87 @@ export class Supervisor {
     if (dispatch) this.dispatch()
   }
 
+  /** Hands ready tasks to idle workers, or to new ones, while there are free slots. */
   private dispatch(): void {
-    while (!this.stopped && this.running < this.config.concurrency) {
-      const lane = this.singleLane ? this.readyDefaultLane() : this.readyLane()
-      if (lane === undefined) return
-      this.start(lane.heap.pop()!)
+    for (let entry = this.takeNext(); entry !== undefined; entry = this.takeNext()) {
+      const idle = this.idle.pop()
+      if (idle !== undefined) {
+        idle.worker.current = entry
+        entry.worker = idle.worker
+        idle.resume(entry)
+      } else {
+        this.spawnWorker(entry)
+      }
     }
+  }
+
+  /** The next task to run, marked running, if one is ready and a slot is free. */
+  private takeNext(): Entry | undefined {
+    if (this.stopped || this.running >= this.config.concurrency) return undefined
+    const lane = this.singleLane ? this.readyDefaultLane() : this.readyLane()
+    if (lane === undefined) return undefined
+    const entry = lane.heap.pop()!
+    this.start(entry)
+    return entry
+  }
+
+  private spawnWorker(first: Entry): void {
+    const worker: Worker = { fiber: undefined, current: first }
+    first.worker = worker
+    this.workers.add(worker)
+    worker.fiber = Runtime.runFork(this.workerRuntime, this.workLoop(worker))
+    worker.fiber.addObserver(() => {
+      this.workers.delete(worker)
+      // interrupted before it could record its task (between a hand-over and the start)
+      const orphan = worker.current
+      if (orphan !== undefined && orphan.state === "Running") this.onExit(orphan, Exit.interrupt(FiberId.none))
+      this.dispatch()
+    })
+  }
+
+  /**
+   * A worker runs tasks one after another in its own fiber, each with the fiber refs (services,
+   * logger, clock, tracer) of the fiber that submitted it: no fiber is created per task. An
+   * interrupt aimed at its task ends the worker after the task is recorded.
+   */
+  private workLoop(worker: Worker): Effect.Effect<void> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<void>((fiber) => {
+        const own = fiber.getFiberRefs()
+        // FiberRuntime's own methods: the worker swaps in the submitter's fiber refs per task
+        const runtimeFiber = fiber as unknown as { setFiberRefs(refs: FiberRefs.FiberRefs): void; isInterrupted(): boolean }
+        const loop = (entry: Entry | undefined): Effect.Effect<void> => {
+          if (entry === undefined) return Effect.void
+          worker.current = entry
+          entry.worker = worker
+          runtimeFiber.setFiberRefs(entry.runtime!.fiberRefs)
+          return Effect.flatMap(Effect.exit(restore(this.attempts(entry))), (exit) => {
+            // the interruption is a fiber ref too: read it before the worker's own refs come back
+            const interrupted = runtimeFiber.isInterrupted()
+            runtimeFiber.setFiberRefs(own)
+            worker.current = undefined
+            entry.worker = undefined
+            this.onExit(entry, exit)
+            if (interrupted) return Effect.void
+            const next = this.takeNext()
+            return next !== undefined ? loop(next) : Effect.flatMap(restore(this.waitForWork(worker)), loop)
+          })
+        }
+        return loop(worker.current)
+      })
+    )
+  }
+
+  private waitForWork(worker: Worker): Effect.Effect<Entry | undefined> {
+    return Effect.async<Entry | undefined>((resume) => {
+      if (this.stopped) return resume(Effect.succeed(undefined))
+      const idle = { worker, resume: (entry: Entry | undefined) => resume(Effect.succeed(entry)) }
+      this.idle.push(idle)
+      return Effect.sync(() => {
+        const i = this.idle.indexOf(idle)
+        if (i >= 0) this.idle.splice(i, 1)
+      })
+    })
   }
 
   private readyDefaultLane(): Lane | undefined {
@@ -442,9 +537,6 @@ export class Supervisor {
     entry.lane.running++
     entry.startedAt = this.clock.unsafeCurrentTimeMillis()
     taskMetrics.started(entry.metrics, entry.startedAt - entry.releasedAt)
-    const fiber = Runtime.runFork(entry.runtime!, this.attempts(entry))
-    entry.fiber = fiber
-    fiber.addObserver((exit) => this.onExit(entry, exit))
   }
 
   /** The task's body with its timeout, retry schedule and span. */
@@ -470,19 +562,16 @@ export class Supervisor {
         )
       )
     )
-    return Effect.withSpan(retried, `executor.task ${entry.name}`, {
-      root: true,
-      kind: "consumer",
-      captureStackTrace: false,
-      links: entry.parentSpan === undefined ? [] : [{ _tag: "SpanLink", span: entry.parentSpan, attributes: { "executor.link": "submitted-by" } }],
-      attributes: { "executor.task.id": entry.id, "executor.task.name": entry.name, "executor.queue": entry.lane.name }
+    return withTaskSpan(retried, entry.name, entry.parentSpan, {
+      "executor.task.id": entry.id,
+      "executor.task.name": entry.name,
+      "executor.queue": entry.lane.name
     })
   }
 
   private onExit(entry: Entry, exit: Exit.Exit<unknown, unknown>): void {
     this.running--
     entry.lane.running--
-    entry.fiber = undefined
     taskMetrics.ended(
       entry.metrics,
       Exit.isSuccess(exit) ? "succeeded" : Cause.isInterruptedOnly(exit.cause) ? "other" : "failed",
@@ -503,7 +592,6 @@ export class Supervisor {
         this.finish(entry, "Failed")
       }
     }
-    this.dispatch()
   }
 
   /** Ends an entry that is not running (held, delayed or queued) as `Interrupted`. */
@@ -607,7 +695,7 @@ const resultOf = (entry: Entry): Effect.Effect<unknown, unknown> => {
 export const makeSupervisor = (config: SupervisorConfig): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const supervisor = new Supervisor(config, clock)
+    const supervisor = new Supervisor(config, clock, yield* Effect.runtime<never>())
     yield* Effect.addFinalizer(() => supervisor.shutdown())
     return supervisor
   })
