@@ -1,0 +1,762 @@
+/**
+ * Durable benchmarks with baselines and peers measured in the same run (`npx tsx bench/durable.ts`).
+ * Prints ratios, never asserts. Variants alternate (A,B then B,A) so drift does not favour one side.
+ *
+ * SQLite (`Executor.layerSqlite`, one file in the OS temp directory, removed afterwards):
+ * 1. The disk's own limit: better-sqlite3 directly, WAL, synchronous=FULL, committed one-row
+ *    transactions (`BEGIN IMMEDIATE; INSERT; COMMIT`) per second for BENCH_DISK_SECONDS.
+ * 2. Submits per second from BENCH_SUBMITTERS concurrent `DurableExecutor.submit` fibers, with
+ *    `runTasks: false`: group commit (`groupCommit: true`, BENCH_TASKS submits) against one
+ *    transaction per submit (`groupCommit: false`, BENCH_SINGLE_TASKS submits). Target >= 10x.
+ * 3. End to end: BENCH_TASKS no-op tasks submitted by BENCH_SUBMITTERS fibers to a layer that runs
+ *    them (`concurrency` BENCH_CONCURRENCY); the task counts its runs and the clock stops when the
+ *    last one has run. synchronous=FULL (the default, target >= 5,000 tasks/s) and NORMAL for
+ *    reference. After the layer has closed, the file is checked: every row `succeeded`.
+ *
+ * PostgreSQL (127.0.0.1, database `test`) and Redis (127.0.0.1:6379), end to end with worker
+ * processes. For each library and each worker count (BENCH_PG_PROCS):
+ *   a. the parent enqueues BENCH_PG_TASKS no-op jobs with the library's own per-job call from
+ *      BENCH_SUBMITTERS concurrent callers (effect-executor: `DurableExecutor.submit` in a
+ *      `layerPg` with `runTasks: false`; graphile-worker `addJob`; pg-boss `send`; BullMQ
+ *      `Queue.add`); its rate is printed as "enqueue";
+ *   b. the worker processes start (Node + tsx, libraries loaded, connection pools opened where
+ *      the API allows it) and print READY; then all are told GO at once, and each starts its
+ *      library's worker: `Executor.layerPg({ schema, tasks: [Noop], concurrency })`,
+ *      graphile-worker `run({ concurrency })`, pg-boss `work({ batchSize: concurrency })`, BullMQ
+ *      `new Worker({ concurrency })`; BENCH_PG_CONCURRENCY jobs at once per process for all four.
+ *      Pools: effect-executor 4 connections per process (+1 for LISTEN); graphile-worker
+ *      max(10, min(concurrency, 64 / processes)) (it wants one per job slot); pg-boss its default 10;
+ *      pg-boss 10 has no per-job concurrency: one `work` loop fetches up to `batchSize` jobs and then
+ *      waits out its polling interval (0.5 s at least), so it cannot exceed 2 x batchSize jobs/s
+ *      per process;
+ *   c. the parent polls the store every 20 ms (rows `succeeded`, graphile-worker's remaining
+ *      rows, pg-boss's `completed` rows, BullMQ's completed count) until all are done or
+ *      BENCH_PG_MAX_SECONDS have passed; tasks/s = done / time from GO.
+ *   Each run has a schema (or Redis prefix) of its own, dropped afterwards.
+ *
+ * Environment (defaults in brackets):
+ *   BENCH_ONLY [all]               "sqlite" or "pg"
+ *   BENCH_TASKS [20000]            SQLite: group-commit submits and end-to-end tasks per run
+ *   BENCH_SINGLE_TASKS [2000]      SQLite: submits per run with groupCommit: false
+ *   BENCH_SUBMITTERS [64]          concurrent submitting fibers (and peers' concurrent enqueue calls)
+ *   BENCH_CONCURRENCY [256]        SQLite end to end: layerSqlite concurrency
+ *   BENCH_ROUNDS [2]               SQLite rounds (each: disk, both submit variants, both syncs)
+ *   BENCH_DISK_SECONDS [1.5]       SQLite: how long each disk-limit measurement runs
+ *   BENCH_PG_TASKS [3000]          PostgreSQL/Redis: jobs per run
+ *   BENCH_PG_PROCS [1,4]           worker process counts
+ *   BENCH_PG_CONCURRENCY [10]      jobs at once per worker process, every library
+ *   BENCH_PG_ROUNDS [2]            rounds per worker count (library order reversed every round)
+ *   BENCH_PG_MAX_SECONDS [5]       a run that has not finished by then reports what was done
+ *   BENCH_PEERS [graphile-worker,pg-boss,bullmq]  peers to run (installed with
+ *                                  `npm --prefix bench/peers install`; skipped with one line if not)
+ *   BENCH_CPU_PROF [unset]         a directory: effect-executor worker processes run with --cpu-prof
+ *                                  into <dir>/pg-<procs>p/ (the SQLite part runs in this process:
+ *                                  `node --cpu-prof --import tsx bench/durable.ts` profiles it)
+ *   EFFECT_EXECUTOR_PG_URL [postgres://postgres@127.0.0.1:5432/test]
+ *
+ * Only 127.0.0.1 is used; every child process is killed before exit.
+ */
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { createRequire } from "node:module"
+import { connect } from "node:net"
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { DurableExecutor, Executor, Task } from "../src/index.js"
+
+const env = (name: string, fallback: number): number => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === "") return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${raw}`)
+  return value
+}
+const envList = (name: string, fallback: string): Array<string> =>
+  (process.env[name] ?? fallback).split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+
+const TASKS = Math.round(env("BENCH_TASKS", 20_000))
+const SINGLE_TASKS = Math.round(env("BENCH_SINGLE_TASKS", 2_000))
+const SUBMITTERS = Math.round(env("BENCH_SUBMITTERS", 64))
+const CONCURRENCY = Math.round(env("BENCH_CONCURRENCY", 256))
+const ROUNDS = Math.round(env("BENCH_ROUNDS", 2))
+const DISK_SECONDS = env("BENCH_DISK_SECONDS", 1.5)
+const PG_TASKS = Math.round(env("BENCH_PG_TASKS", 3_000))
+const PG_PROCS = envList("BENCH_PG_PROCS", "1,4").map(Number)
+const PG_CONCURRENCY = Math.round(env("BENCH_PG_CONCURRENCY", 10))
+const PG_ROUNDS = Math.round(env("BENCH_PG_ROUNDS", 2))
+const PG_MAX_SECONDS = env("BENCH_PG_MAX_SECONDS", 5)
+const PEERS = envList("BENCH_PEERS", "graphile-worker,pg-boss,bullmq")
+const ONLY = process.env.BENCH_ONLY ?? "all"
+const CPU_PROF = process.env.BENCH_CPU_PROF
+const PG_URL = process.env.EFFECT_EXECUTOR_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const REDIS = { host: "127.0.0.1", port: 6379 } as const
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, "..")
+const peersDir = join(here, "peers")
+const requireRoot = createRequire(import.meta.url)
+// better-sqlite3 comes with @effect/sql-sqlite-node; pg with @effect/sql-pg
+const requireSqlite = createRequire(requireRoot.resolve("@effect/sql-sqlite-node"))
+const requirePg = createRequire(requireRoot.resolve("@effect/sql-pg"))
+const peersInstalled = existsSync(join(peersDir, "node_modules"))
+const requirePeer = createRequire(join(peersDir, "package.json"))
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US")
+const ratio = (n: number): string => n.toFixed(2)
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const verdict = (value: number, target: number): string => (value >= target ? "met" : "MISSED")
+const load = () => loadavg()[0]!.toFixed(2)
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const hex = () => randomBytes(4).toString("hex")
+
+/**
+ * The no-op task. It counts its runs so the SQLite end-to-end benchmark can stop the clock when the
+ * last one has run; in worker processes nothing waits on the count.
+ */
+const counter = { ran: 0, target: 0, done: undefined as Deferred.Deferred<void> | undefined }
+const Noop = Task.make("Noop", {
+  payload: Schema.Struct({ i: Schema.Number }),
+  run: () =>
+    Effect.sync(() => {
+      if (++counter.ran === counter.target && counter.done !== undefined) Deferred.unsafeDone(counter.done, Effect.void)
+    })
+})
+
+/** `submitters` fibers submit `n` tasks between them; returns milliseconds. */
+const submitAll = (n: number, submitters: number) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: submitters }, (_, w) => w),
+      (w) =>
+        Effect.gen(function*() {
+          for (let i = w; i < n; i += submitters) yield* DurableExecutor.submit(Noop.make({ i }))
+        }),
+      { concurrency: "unbounded", discard: true }
+    )
+    return performance.now() - start
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Minimal shapes of the untyped modules (better-sqlite3, pg, the peers): loaded with require so
+// that `tsc` passes without bench/peers installed.
+// ---------------------------------------------------------------------------------------------
+
+interface SqliteDatabase {
+  pragma(source: string): unknown
+  exec(source: string): void
+  prepare(source: string): { run(...params: Array<unknown>): unknown; get(...params: Array<unknown>): any }
+  close(): void
+}
+interface PgPoolLike {
+  query(text: string, params?: Array<unknown>): Promise<{ rows: Array<any> }>
+  end(): Promise<void>
+}
+
+const openSqlite = (file: string): SqliteDatabase => {
+  const Database = requireSqlite("better-sqlite3") as new(file: string) => SqliteDatabase
+  return new Database(file)
+}
+
+const tempDb = () => {
+  const dir = mkdtempSync(join(tmpdir(), "effect-executor-bench-"))
+  return { file: join(dir, "tasks.db"), remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. SQLite
+// ---------------------------------------------------------------------------------------------
+
+/** Committed one-row transactions per second on the disk, WAL + synchronous=FULL. */
+const diskLimit = (seconds: number): number => {
+  const db = tempDb()
+  try {
+    const sqlite = openSqlite(db.file)
+    sqlite.pragma("journal_mode = WAL")
+    sqlite.pragma("synchronous = FULL")
+    sqlite.exec("CREATE TABLE t (x INTEGER)")
+    const begin = sqlite.prepare("BEGIN IMMEDIATE")
+    const insert = sqlite.prepare("INSERT INTO t (x) VALUES (?)")
+    const commit = sqlite.prepare("COMMIT")
+    let n = 0
+    const start = performance.now()
+    let elapsed = 0
+    while ((elapsed = performance.now() - start) < seconds * 1000) {
+      begin.run()
+      insert.run(n)
+      commit.run()
+      n++
+    }
+    sqlite.close()
+    return (n / elapsed) * 1000
+  } finally {
+    db.remove()
+  }
+}
+
+/** Submits per second, `runTasks: false`. The layer is built before and closed after the timed part. */
+const submitRound = async (groupCommit: boolean, n: number): Promise<number> => {
+  const db = tempDb()
+  try {
+    const ms = await Effect.runPromise(
+      submitAll(n, SUBMITTERS).pipe(
+        Effect.provide(Executor.layerSqlite({ filename: db.file, tasks: [Noop], runTasks: false, groupCommit }))
+      )
+    )
+    return (n / ms) * 1000
+  } finally {
+    db.remove()
+  }
+}
+
+interface EndToEnd {
+  readonly perSecond: number
+  readonly submitPerSecond: number
+  readonly succeededRows: number
+}
+
+/** Submit n no-op tasks to a running layer and wait until the last one has run. */
+const endToEndRound = async (synchronous: "FULL" | "NORMAL", n: number): Promise<EndToEnd> => {
+  const db = tempDb()
+  try {
+    const [total, submitted] = await Effect.runPromise(
+      Effect.gen(function*() {
+        counter.ran = 0
+        counter.target = n
+        counter.done = yield* Deferred.make<void>()
+        const start = performance.now()
+        const submitMs = yield* submitAll(n, SUBMITTERS)
+        yield* Deferred.await(counter.done)
+        return [performance.now() - start, submitMs] as const
+      }).pipe(
+        Effect.provide(
+          Executor.layerSqlite({
+            filename: db.file,
+            tasks: [Noop],
+            concurrency: CONCURRENCY,
+            maxBacklog: Math.max(10_000, SUBMITTERS * 2),
+            synchronous
+          })
+        )
+      )
+    )
+    counter.done = undefined
+    // untimed: the layer has closed (drained); every task's end must be in the file
+    const sqlite = openSqlite(db.file)
+    const row = sqlite.prepare("SELECT count(*) AS n FROM effect_executor_tasks WHERE state = 'succeeded'").get() as {
+      n: number
+    }
+    sqlite.close()
+    return { perSecond: (n / total) * 1000, submitPerSecond: (n / submitted) * 1000, succeededRows: row.n }
+  } finally {
+    db.remove()
+  }
+}
+
+const sqliteBench = async (summary: Array<string>) => {
+  console.log(
+    `\n## SQLite: ${SUBMITTERS} submitters; group commit ${fmt(TASKS)} submits, one transaction per submit ` +
+      `${fmt(SINGLE_TASKS)} submits; end to end ${fmt(TASKS)} tasks at concurrency ${CONCURRENCY}; ${ROUNDS} rounds`
+  )
+  // warm-up (JIT, module loading), untimed
+  await submitRound(true, Math.min(TASKS, 2_000))
+  await endToEndRound("NORMAL", Math.min(TASKS, 2_000))
+
+  const disk: Array<number> = []
+  const group: Array<number> = []
+  const single: Array<number> = []
+  const full: Array<EndToEnd> = []
+  const normal: Array<EndToEnd> = []
+  for (let round = 1; round <= ROUNDS; round++) {
+    disk.push(diskLimit(DISK_SECONDS))
+    const firstGroup = round % 2 === 1
+    for (const gc of firstGroup ? [true, false] : [false, true]) {
+      const rate = await submitRound(gc, gc ? TASKS : SINGLE_TASKS)
+      ;(gc ? group : single).push(rate)
+    }
+    for (const sync of firstGroup ? ["FULL", "NORMAL"] as const : ["NORMAL", "FULL"] as const) {
+      const r = await endToEndRound(sync, TASKS)
+      ;(sync === "FULL" ? full : normal).push(r)
+    }
+    const f = full.at(-1)!
+    const nm = normal.at(-1)!
+    console.log(
+      `round ${round}: disk ${fmt(disk.at(-1)!)} commits/s; submit: group commit ${fmt(group.at(-1)!)}/s, ` +
+        `one tx per submit ${fmt(single.at(-1)!)}/s (ratio ${ratio(group.at(-1)! / single.at(-1)!)}); ` +
+        `end to end: FULL ${fmt(f.perSecond)} tasks/s (submits alone ${fmt(f.submitPerSecond)}/s), ` +
+        `NORMAL ${fmt(nm.perSecond)} tasks/s; load ${load()}`
+    )
+    for (const r of [f, nm]) {
+      if (r.succeededRows !== TASKS) console.log(`  CHECK FAILED: ${r.succeededRows} of ${TASKS} rows succeeded`)
+    }
+  }
+  const d = median(disk)
+  const g = median(group)
+  const s = median(single)
+  const fe = median(full.map((r) => r.perSecond))
+  const ne = median(normal.map((r) => r.perSecond))
+  summary.push(
+    `| sqlite: disk limit (better-sqlite3, WAL, synchronous=FULL, 1-row transactions) | median ${fmt(d)} commits/s ` +
+      `(${disk.map(fmt).join(" / ")}) | 1.00 |`,
+    `| sqlite: submit, one transaction per submit (groupCommit: false) | median ${fmt(s)}/s (${single.map(fmt).join(" / ")}) ` +
+      `| ${ratio(s / d)} of the disk limit |`,
+    `| sqlite: submit, group commit | median ${fmt(g)}/s (${group.map(fmt).join(" / ")}) | ${ratio(g / d)}x the disk limit; ` +
+      `group/single ${ratio(g / s)} (per round ${group.map((x, i) => ratio(x / single[i]!)).join(" / ")}; ` +
+      `target >= 10: ${verdict(g / s, 10)}) |`,
+    `| sqlite: end to end, synchronous=FULL | median ${fmt(fe)} tasks/s (${full.map((r) => fmt(r.perSecond)).join(" / ")}) | ` +
+      `target >= 5,000: ${verdict(fe, 5_000)} |`,
+    `| sqlite: end to end, synchronous=NORMAL | median ${fmt(ne)} tasks/s (${normal.map((r) => fmt(r.perSecond)).join(" / ")}) | ` +
+      `FULL/NORMAL ${ratio(fe / ne)} |`
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. PostgreSQL and Redis: worker processes
+// ---------------------------------------------------------------------------------------------
+
+type Lib = "effect-executor" | "graphile-worker" | "pg-boss" | "bullmq"
+const allLibs: ReadonlyArray<Lib> = ["effect-executor", "graphile-worker", "pg-boss", "bullmq"]
+
+/** What a worker process needs to know; passed as JSON on its command line. */
+interface WorkerConfig {
+  readonly lib: Lib
+  /** schema (effect-executor, graphile-worker, pg-boss) or Redis key prefix (BullMQ) */
+  readonly space: string
+  readonly queue: string
+  readonly concurrency: number
+  /** graphile-worker's pool size in this process */
+  readonly pool: number
+}
+
+const children = new Set<ChildProcess>()
+const killAll = (signal: NodeJS.Signals): void => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+  }
+}
+
+interface Worker {
+  readonly child: ChildProcess
+  readonly ready: Promise<void>
+}
+
+const startWorker = (config: WorkerConfig, profileDir: string | undefined): Worker => {
+  const args = [
+    ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]),
+    "--import",
+    "tsx",
+    fileURLToPath(import.meta.url),
+    "worker",
+    JSON.stringify(config)
+  ]
+  // stdin stays a pipe: GO goes down it, and the child leaves when it closes (even if this one is killed -9)
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
+  children.add(child)
+  child.once("exit", () => children.delete(child))
+  const lines = createInterface({ input: child.stdout! })
+  const waitFor = (word: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${config.lib} worker did not print ${word} within 60 s`)), 60_000)
+      const onLine = (line: string) => {
+        if (line.trim() === word) {
+          clearTimeout(timer)
+          lines.off("line", onLine)
+          resolve()
+        }
+      }
+      lines.on("line", onLine)
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer)
+        reject(new Error(`${config.lib} worker exited before ${word} (code ${code}, signal ${signal})`))
+      })
+    })
+  return { child, ready: waitFor("READY") }
+}
+
+const stopWorker = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.stdin!.end() // the child exits when its stdin closes (and writes its --cpu-prof profile)
+  })
+
+/** One library's side of a run: setup and enqueue in the parent, a completion count, cleanup. */
+interface Contender {
+  /** Enqueues n jobs from SUBMITTERS concurrent callers; returns milliseconds. */
+  readonly enqueue: (n: number) => Promise<number>
+  readonly done: () => Promise<number>
+  readonly cleanup: () => Promise<void>
+  readonly config: WorkerConfig
+}
+
+/** `submitters` concurrent callers share n calls of `one`. */
+const concurrently = async (n: number, submitters: number, one: (i: number) => Promise<unknown>) => {
+  const start = performance.now()
+  await Promise.all(Array.from({ length: submitters }, async (_, w) => {
+    for (let i = w; i < n; i += submitters) await one(i)
+  }))
+  return performance.now() - start
+}
+
+const pgLayer = (maxConnections: number, applicationName: string) =>
+  PgClient.layer({ url: Redacted.make(PG_URL), maxConnections, applicationName, connectTimeout: "5 seconds" })
+
+const makePool = (max: number): PgPoolLike => {
+  const { Pool } = requirePg("pg") as { Pool: new(options: object) => PgPoolLike }
+  return new Pool({ connectionString: PG_URL, max, application_name: "effect_executor_bench" })
+}
+
+const contenders: Record<Lib, (pool: PgPoolLike, procs: number) => Promise<Contender>> = {
+  "effect-executor": async (pool) => {
+    const schema = `bench_ee_${hex()}`
+    const config: WorkerConfig = { lib: "effect-executor", space: schema, queue: "default", concurrency: PG_CONCURRENCY, pool: 4 }
+    return {
+      config,
+      enqueue: (n) =>
+        Effect.runPromise(
+          submitAll(n, SUBMITTERS).pipe(
+            Effect.provide(Executor.layerPg({ schema, tasks: [Noop], runTasks: false })),
+            Effect.provide(pgLayer(4, "effect_executor_bench_submit"))
+          )
+        ),
+      done: async () =>
+        Number((await pool.query(`SELECT count(*) AS n FROM ${schema}.tasks WHERE state = 'succeeded'`)).rows[0].n),
+      cleanup: async () => void await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    }
+  },
+  "graphile-worker": async (pool, procs) => {
+    const schema = `bench_gw_${hex()}`
+    const { makeWorkerUtils } = requirePeer("graphile-worker")
+    const utils = await makeWorkerUtils({ connectionString: PG_URL, schema, logger: quietGraphileLogger() })
+    await utils.migrate()
+    let total = 0
+    return {
+      config: { lib: "graphile-worker", space: schema, queue: "noop", concurrency: PG_CONCURRENCY, pool: graphilePool(procs) },
+      enqueue: async (n) => {
+        total = n
+        return concurrently(n, SUBMITTERS, (i) => utils.addJob("noop", { i }))
+      },
+      // a finished job is deleted
+      done: async () => total - Number((await pool.query(`SELECT count(*) AS n FROM ${schema}._private_jobs`)).rows[0].n),
+      cleanup: async () => {
+        await utils.release()
+        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      }
+    }
+  },
+  "pg-boss": async (pool) => {
+    const schema = `bench_boss_${hex()}`
+    const PgBoss = requirePeer("pg-boss")
+    const boss = new PgBoss({ connectionString: PG_URL, schema, supervise: false, schedule: false })
+    boss.on("error", (error: unknown) => console.error("pg-boss (enqueue):", error))
+    await boss.start()
+    await boss.createQueue("noop")
+    return {
+      config: { lib: "pg-boss", space: schema, queue: "noop", concurrency: PG_CONCURRENCY, pool: 10 },
+      enqueue: (n) => concurrently(n, SUBMITTERS, (i) => boss.send("noop", { i })),
+      done: async () =>
+        Number(
+          (await pool.query(`SELECT count(*) AS n FROM ${schema}.job WHERE name = 'noop' AND state = 'completed'`)).rows[0].n
+        ),
+      cleanup: async () => {
+        await boss.stop({ graceful: false, wait: true })
+        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      }
+    }
+  },
+  bullmq: async () => {
+    const prefix = `bench_bull_${hex()}`
+    const { Queue } = requirePeer("bullmq")
+    const queue = new Queue("noop", { connection: { ...REDIS }, prefix })
+    await queue.waitUntilReady()
+    return {
+      config: { lib: "bullmq", space: prefix, queue: "noop", concurrency: PG_CONCURRENCY, pool: 0 },
+      enqueue: (n) => concurrently(n, SUBMITTERS, (i) => queue.add("noop", { i })),
+      done: async () => Number((await queue.getJobCounts("completed")).completed),
+      cleanup: async () => {
+        await queue.obliterate({ force: true })
+        await queue.close()
+      }
+    }
+  }
+}
+
+/**
+ * graphile-worker wants a pool at least as large as its concurrency (it runs one query per job
+ * slot); its default is 10. Capped so that all processes together stay under ~64 connections
+ * (PostgreSQL allows 100 here, and other clients share it).
+ */
+const graphilePool = (procs: number) => Math.max(10, Math.min(PG_CONCURRENCY, Math.floor(64 / procs)))
+
+const quietGraphileLogger = () => {
+  const { Logger } = requirePeer("graphile-worker")
+  return new Logger(() => (level: string, message: string) => {
+    if (level === "error") console.error(`graphile-worker: ${message}`)
+  })
+}
+
+interface PgRun {
+  readonly lib: Lib
+  readonly procs: number
+  readonly round: number
+  readonly enqueuePerSecond: number
+  readonly perSecond: number
+  readonly done: number
+  readonly finished: boolean
+}
+
+const pgRun = async (lib: Lib, procs: number, round: number, pool: PgPoolLike): Promise<PgRun> => {
+  const contender = await contenders[lib](pool, procs)
+  const workers: Array<Worker> = []
+  try {
+    const enqueueMs = await contender.enqueue(PG_TASKS)
+    const profileDir = CPU_PROF !== undefined && lib === "effect-executor" ? join(CPU_PROF, `pg-${procs}p`) : undefined
+    for (let i = 0; i < procs; i++) workers.push(startWorker(contender.config, profileDir))
+    await Promise.all(workers.map((w) => w.ready))
+    const start = performance.now()
+    for (const w of workers) w.child.stdin!.write("GO\n")
+    let done = 0
+    let elapsed = 0
+    while ((elapsed = performance.now() - start) < PG_MAX_SECONDS * 1000) {
+      done = await contender.done()
+      if (done >= PG_TASKS) break
+      await sleep(20)
+    }
+    elapsed = performance.now() - start
+    if (done < PG_TASKS) done = await contender.done()
+    const run: PgRun = {
+      lib,
+      procs,
+      round,
+      enqueuePerSecond: (PG_TASKS / enqueueMs) * 1000,
+      perSecond: (done / elapsed) * 1000,
+      done,
+      finished: done >= PG_TASKS
+    }
+    console.log(
+      `round ${round} ${procs}p ${lib.padEnd(16)} ${fmt(run.perSecond).padStart(6)} tasks/s ` +
+        `(${run.finished ? `${fmt(done)} in ${(elapsed / 1000).toFixed(2)} s` : `only ${fmt(done)} of ${fmt(PG_TASKS)} in ${PG_MAX_SECONDS} s`}); ` +
+        `enqueue ${fmt(run.enqueuePerSecond)}/s; load ${load()}`
+    )
+    return run
+  } finally {
+    await Promise.all(workers.map((w) => stopWorker(w.child)))
+    await contender.cleanup().catch((error) => console.error(`cleanup of ${lib} failed:`, error))
+  }
+}
+
+/** Redis answers PING on 127.0.0.1:6379 within a second. */
+const redisUp = () =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(REDIS.port, REDIS.host)
+    const finish = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(1_000, () => finish(false))
+    socket.once("error", () => finish(false))
+    socket.once("connect", () => socket.write("PING\r\n"))
+    socket.once("data", (data) => finish(data.toString().startsWith("+PONG")))
+  })
+
+const pgBench = async (summary: Array<string>) => {
+  const pool = makePool(2)
+  try {
+    await pool.query("SELECT 1")
+  } catch (error) {
+    console.log(`\n## PostgreSQL: skipped, ${PG_URL} is not reachable (${String(error)})`)
+    await pool.end().catch(() => {})
+    return
+  }
+  const libs: Array<Lib> = ["effect-executor"]
+  const peers = allLibs.filter((lib) => lib !== "effect-executor" && PEERS.includes(lib))
+  if (peers.length > 0 && !peersInstalled) {
+    console.log(`peers skipped (${peers.join(", ")}): bench/peers/node_modules is missing; run npm --prefix bench/peers install`)
+  } else {
+    for (const peer of peers) {
+      if (peer === "bullmq" && !(await redisUp())) {
+        console.log(`bullmq skipped: Redis does not answer on ${REDIS.host}:${REDIS.port}`)
+        continue
+      }
+      libs.push(peer)
+    }
+  }
+  console.log(
+    `\n## PostgreSQL${libs.includes("bullmq") ? " (BullMQ: Redis)" : ""}: ${fmt(PG_TASKS)} no-op jobs enqueued by ` +
+      `${SUBMITTERS} concurrent callers, then ${PG_PROCS.join(" and ")} worker process(es) x concurrency ` +
+      `${PG_CONCURRENCY}; ${PG_ROUNDS} rounds, library order reversed each round; a run stops after ${PG_MAX_SECONDS} s`
+  )
+  const runs: Array<PgRun> = []
+  try {
+    for (const procs of PG_PROCS) {
+      for (let round = 1; round <= PG_ROUNDS; round++) {
+        for (const lib of round % 2 === 1 ? libs : [...libs].reverse()) runs.push(await pgRun(lib, procs, round, pool))
+      }
+    }
+  } finally {
+    await pool.end()
+  }
+  for (const procs of PG_PROCS) {
+    const of = (lib: Lib) => runs.filter((r) => r.lib === lib && r.procs === procs)
+    const ee = median(of("effect-executor").map((r) => r.perSecond))
+    for (const lib of libs) {
+      const rs = of(lib)
+      const m = median(rs.map((r) => r.perSecond))
+      const partial = rs.some((r) => !r.finished) ? " (did not finish: rate over the time limit)" : ""
+      const perRound = (r: PgRun) => {
+        const mine = of("effect-executor").find((e) => e.round === r.round)!
+        return ratio(mine.perSecond / r.perSecond)
+      }
+      summary.push(
+        lib === "effect-executor"
+          ? `| pg ${procs} proc x ${PG_CONCURRENCY}: effect-executor (layerPg) | median ${fmt(m)} tasks/s ` +
+            `(${rs.map((r) => fmt(r.perSecond)).join(" / ")}); enqueue ${fmt(median(rs.map((r) => r.enqueuePerSecond)))}/s | 1.00 |`
+          : `| pg ${procs} proc x ${PG_CONCURRENCY}: ${lib}${lib === "bullmq" ? " (Redis)" : ""} | median ${fmt(m)} tasks/s ` +
+            `(${rs.map((r) => fmt(r.perSecond)).join(" / ")})${partial}; enqueue ${fmt(median(rs.map((r) => r.enqueuePerSecond)))}/s | ` +
+            `effect-executor/${lib} ${ratio(ee / m)} (per round ${rs.map(perRound).join(" / ")})` +
+            `${lib === "graphile-worker" ? `; target >= 1: ${verdict(ee / m, 1)}` : ""} |`
+      )
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker process: `node --import tsx bench/durable.ts worker <json WorkerConfig>`
+// Prints READY when loaded and connected, waits for GO on stdin, starts its library's worker.
+// Exits when stdin closes.
+// ---------------------------------------------------------------------------------------------
+
+const workerMain = async (config: WorkerConfig) => {
+  const lines = createInterface({ input: process.stdin })
+  let go: () => void = () => {}
+  const gone = new Promise<void>((resolve) => (go = resolve))
+  lines.on("line", (line) => line.trim() === "GO" && go())
+  lines.on("close", () => process.exit(0))
+  const say = (word: string) => process.stdout.write(`${word}\n`)
+  const C = config.concurrency
+
+  switch (config.lib) {
+    case "effect-executor": {
+      await Effect.runPromise(
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`SELECT 1`
+          say("READY")
+          yield* Effect.promise(() => gone)
+          yield* Layer.launch(Executor.layerPg({ schema: config.space, tasks: [Noop], concurrency: C }))
+        }).pipe(Effect.provide(pgLayer(config.pool, "effect_executor_bench_worker")))
+      )
+      break
+    }
+    case "graphile-worker": {
+      const { run } = requirePeer("graphile-worker")
+      say("READY")
+      await gone
+      await run({
+        connectionString: PG_URL,
+        schema: config.space,
+        concurrency: C,
+        maxPoolSize: config.pool,
+        noHandleSignals: true,
+        logger: quietGraphileLogger(),
+        taskList: { noop: async () => {} }
+      })
+      break
+    }
+    case "pg-boss": {
+      const PgBoss = requirePeer("pg-boss")
+      const boss = new PgBoss({ connectionString: PG_URL, schema: config.space, supervise: false, schedule: false, migrate: false })
+      boss.on("error", (error: unknown) => console.error("pg-boss:", error))
+      await boss.start()
+      say("READY")
+      await gone
+      // pg-boss 10 has no per-job concurrency: one fetch loop takes up to batchSize jobs, runs the
+      // handler, then waits out its polling interval (0.5 s at least) before fetching again
+      await boss.work(config.queue, { batchSize: C, pollingIntervalSeconds: 0.5 }, async () => {})
+      break
+    }
+    case "bullmq": {
+      const { Worker } = requirePeer("bullmq")
+      const worker = new Worker(config.queue, async () => {}, {
+        connection: { ...REDIS },
+        prefix: config.space,
+        concurrency: C,
+        autorun: false
+      })
+      worker.on("error", (error: unknown) => console.error("bullmq:", error))
+      await worker.waitUntilReady()
+      say("READY")
+      await gone
+      void worker.run()
+      break
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The commit, and whether src/ differs from it, so that a figure can be traced to the code. */
+const revision = (): string => {
+  try {
+    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim()
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--", "src").length > 0 ? " + uncommitted src/ changes" : ""}`
+  } catch {
+    return "unknown revision"
+  }
+}
+
+const main = async () => {
+  process.on("exit", () => killAll("SIGKILL"))
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      killAll("SIGKILL")
+      process.exit(130)
+    })
+  }
+  const started = performance.now()
+  console.log(
+    `# effect-executor durable bench (${revision()}) — node ${process.version}, ${cpus()[0]?.model ?? "cpu"}, ` +
+      `${availableParallelism()} cores, load average ${load()} (other load skews results), ${new Date().toISOString()}`
+  )
+  const summary: Array<string> = []
+  if (ONLY === "all" || ONLY === "sqlite") await sqliteBench(summary)
+  if (ONLY === "all" || ONLY === "pg") await pgBench(summary)
+  console.log(`\n## Summary\n\n| benchmark | result | ratio |\n|---|---|---|\n${summary.join("\n")}`)
+  console.log(
+    `\ntotal time ${((performance.now() - started) / 1000).toFixed(0)} s; 1-minute load average now ${load()} ` +
+      `(worker processes, PostgreSQL and this process share the cores; more means other processes competed)`
+  )
+}
+
+if (process.argv[2] === "worker") {
+  workerMain(JSON.parse(process.argv[3]!) as WorkerConfig).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+} else {
+  main().then(
+    () => {
+      killAll("SIGKILL")
+    },
+    (error) => {
+      console.error(error)
+      killAll("SIGKILL")
+      process.exitCode = 1
+    }
+  )
+}

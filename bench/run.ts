@@ -1,0 +1,335 @@
+/**
+ * Benchmarks with baselines measured in the same run (`npm run bench`). Prints ratios, never asserts.
+ *
+ * 1. Memory executor throughput: N no-op tasks (`Effect.void`) submitted with
+ *    `Executor.submit(_, { when: "now" })` through `Executor.layerMemory`, all completed, versus
+ *    `Effect.fork` of the same effects then joining them. Target ratio >= 0.5.
+ * 2. HTTP requests/second with autocannon (-c 50) against three servers, each in its own child
+ *    process (bench/httpServer.ts): (a) plain, (b) `AfterResponse.middleware` + one
+ *    `Executor.submit(Effect.void)` per request, (c) the middleware without submit.
+ *    Variants run alternately (a,b,c,a,b,c). Target b/a >= 0.9.
+ *
+ * Environment (defaults in brackets):
+ *   BENCH_SECONDS [8]          measured autocannon duration per server run
+ *   BENCH_WARMUP_SECONDS [1]   unmeasured autocannon run against each fresh server first
+ *   BENCH_CONNECTIONS [50]     autocannon connections
+ *   BENCH_HTTP_ROUNDS [2]      how many times the a,b,c sequence runs
+ *   BENCH_TASKS [200000]       tasks per memory round
+ *   BENCH_ROUNDS [4]           memory rounds (each: one baseline, one executor)
+ *   BENCH_CONCURRENCY [1000]   layerMemory concurrency in the memory benchmark
+ *   BENCH_ONLY [all]           "memory" or "http"
+ *   BENCH_CPU_PROF [unset]     a directory: server children run with --cpu-prof into <dir>/<variant>/
+ *                              (one profile per thread; the main thread's is the large one)
+ *
+ * Only 127.0.0.1 is used; every child process is killed before exit.
+ */
+import autocannon from "autocannon"
+import { Effect, Fiber } from "effect"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { availableParallelism, cpus, loadavg } from "node:os"
+import { dirname, join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
+import { Executor } from "../src/index.js"
+import type { TaskHandle } from "../src/index.js"
+
+const env = (name: string, fallback: number): number => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === "") return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${raw}`)
+  return value
+}
+
+const SECONDS = env("BENCH_SECONDS", 8)
+const WARMUP_SECONDS = env("BENCH_WARMUP_SECONDS", 1)
+const CONNECTIONS = Math.round(env("BENCH_CONNECTIONS", 50))
+const HTTP_ROUNDS = Math.round(env("BENCH_HTTP_ROUNDS", 2))
+const TASKS = Math.round(env("BENCH_TASKS", 200_000))
+const ROUNDS = Math.round(env("BENCH_ROUNDS", 4))
+const CONCURRENCY = Math.round(env("BENCH_CONCURRENCY", 1000))
+const ONLY = process.env.BENCH_ONLY ?? "all"
+const CPU_PROF = process.env.BENCH_CPU_PROF
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US")
+const ratio = (n: number): string => n.toFixed(2)
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const verdict = (value: number, target: number): string => (value >= target ? "met" : "MISSED")
+
+// ---------------------------------------------------------------------------------------------
+// 1. Memory executor throughput
+// ---------------------------------------------------------------------------------------------
+
+/** Baseline: fork every effect from one fiber, then join each fiber. Returns milliseconds. */
+const forkJoinRound = (n: number) =>
+  Effect.gen(function*() {
+    const fibers: Array<Fiber.RuntimeFiber<void>> = new Array(n)
+    const start = performance.now()
+    for (let i = 0; i < n; i++) fibers[i] = yield* Effect.fork(Effect.void)
+    for (let i = 0; i < n; i++) yield* Fiber.join(fibers[i]!)
+    return performance.now() - start
+  })
+
+/**
+ * The executor: submit every task, then await the last handle. A small `maxRetained` means early
+ * handles are evicted before the loop ends, so awaiting each one is not possible; one lane, equal
+ * priorities and one-step bodies make the last submitted task the last to finish (checked by
+ * `checkCompletion`). The layer is built before and closed after the timed part.
+ */
+const executorRound = (n: number, body: Effect.Effect<void> = Effect.void) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    let last: TaskHandle.TaskHandle<void, never> | undefined
+    for (let i = 0; i < n; i++) last = yield* Executor.submit(body, { when: "now" })
+    yield* Executor.await(last!)
+    return performance.now() - start
+  }).pipe(
+    Effect.provide(Executor.layerMemory({ concurrency: CONCURRENCY, maxBacklog: n + 1, maxRetained: 1000 }))
+  )
+
+/** Untimed: with a counting body, all n tasks have run once the last handle resolves. */
+const checkCompletion = (n: number) =>
+  Effect.gen(function*() {
+    let ran = 0
+    yield* executorRound(n, Effect.sync(() => void ran++))
+    if (ran !== n) throw new Error(`completion check: ${ran} of ${n} tasks had run when the last handle resolved`)
+  })
+
+interface MemoryResult {
+  readonly baselineMs: Array<number>
+  readonly executorMs: Array<number>
+}
+
+const memoryBench = async (): Promise<MemoryResult> => {
+  console.log(`\n## Memory executor: ${fmt(TASKS)} tasks x ${ROUNDS} rounds (concurrency ${CONCURRENCY}, maxRetained 1000)`)
+  // Warm-up (JIT) and the completion check, untimed.
+  await Effect.runPromise(forkJoinRound(TASKS))
+  await Effect.runPromise(checkCompletion(TASKS))
+
+  const result: MemoryResult = { baselineMs: [], executorMs: [] }
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Alternate which one goes first so drift (GC, thermal) does not favour one side.
+    const order = round % 2 === 1 ? ["fork", "executor"] as const : ["executor", "fork"] as const
+    for (const which of order) {
+      const ms = await Effect.runPromise(which === "fork" ? forkJoinRound(TASKS) : executorRound(TASKS))
+      ;(which === "fork" ? result.baselineMs : result.executorMs).push(ms)
+    }
+    const b = result.baselineMs.at(-1)!
+    const e = result.executorMs.at(-1)!
+    console.log(
+      `round ${round}: fork+join ${fmt((TASKS / b) * 1000)} tasks/s (${b.toFixed(0)} ms), ` +
+        `executor ${fmt((TASKS / e) * 1000)} tasks/s (${e.toFixed(0)} ms), ratio ${ratio(b / e)}, load ${loadavg()[0]!.toFixed(2)}`
+    )
+  }
+  return result
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. HTTP
+// ---------------------------------------------------------------------------------------------
+
+type Variant = "plain" | "middleware" | "submit"
+const label: Record<Variant, string> = {
+  plain: "(a) plain",
+  submit: "(b) middleware + submit",
+  middleware: "(c) middleware, no submit"
+}
+const httpOrder: ReadonlyArray<Variant> = ["plain", "submit", "middleware"]
+
+const children = new Set<ChildProcess>()
+
+const killAll = (signal: NodeJS.Signals): void => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+  }
+}
+process.on("exit", () => killAll("SIGKILL"))
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killAll("SIGKILL")
+    process.exit(130)
+  })
+}
+
+const startServer = (variant: Variant): Promise<{ child: ChildProcess; port: number }> =>
+  new Promise((resolve, reject) => {
+    const args = [
+      ...(CPU_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", join(CPU_PROF, variant)]),
+      "--import",
+      "tsx",
+      join(root, "bench", "httpServer.ts"),
+      variant
+    ]
+    // stdin stays a pipe: the child leaves when it closes, even if this process is killed -9.
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
+    children.add(child)
+    child.once("exit", () => children.delete(child))
+    let out = ""
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`${variant} server did not print its port within 30 s`))
+    }, 30_000)
+    child.once("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${variant} server exited early (code ${code}, signal ${signal})`))
+    })
+    child.stdout!.setEncoding("utf8")
+    child.stdout!.on("data", (chunk: string) => {
+      out += chunk
+      const newline = out.indexOf("\n")
+      if (newline < 0) return
+      clearTimeout(timer)
+      try {
+        resolve({ child, port: (JSON.parse(out.slice(0, newline)) as { port: number }).port })
+      } catch (error) {
+        child.kill("SIGKILL")
+        reject(error)
+      }
+    })
+  })
+
+const stopServer = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill("SIGTERM") // NodeRuntime.runMain closes the layers (and writes a --cpu-prof profile)
+  })
+
+interface HttpRun {
+  readonly variant: Variant
+  readonly round: number
+  readonly requests: number
+  readonly perSecond: number
+  readonly p50: number
+  readonly p99: number
+  readonly bad: number
+}
+
+const load = (port: number, duration: number) =>
+  autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration })
+
+const httpRun = async (variant: Variant, round: number): Promise<HttpRun> => {
+  const { child, port } = await startServer(variant)
+  try {
+    await load(port, WARMUP_SECONDS)
+    const r = await load(port, SECONDS)
+    const run: HttpRun = {
+      variant,
+      round,
+      requests: r.requests.total,
+      perSecond: r.requests.total / r.duration,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      bad: r.errors + r.timeouts + r.non2xx
+    }
+    console.log(
+      `round ${round} ${label[variant].padEnd(26)} ${fmt(run.perSecond).padStart(7)} req/s ` +
+        `(${fmt(run.requests)} in ${r.duration} s, p50 ${run.p50} ms, p99 ${run.p99} ms` +
+        `${run.bad > 0 ? `, ${run.bad} errors/timeouts/non-2xx` : ""}) load ${loadavg()[0]!.toFixed(2)}`
+    )
+    return run
+  } finally {
+    await stopServer(child)
+  }
+}
+
+const httpBench = async (): Promise<Array<HttpRun>> => {
+  console.log(
+    `\n## HTTP: autocannon -c ${CONNECTIONS} -d ${SECONDS} (after ${WARMUP_SECONDS} s warm-up), ` +
+      `one child process per server, ${HTTP_ROUNDS} rounds of ${httpOrder.map((v) => label[v].slice(0, 3)).join(",")}`
+  )
+  const runs: Array<HttpRun> = []
+  for (let round = 1; round <= HTTP_ROUNDS; round++) {
+    for (const variant of httpOrder) runs.push(await httpRun(variant, round))
+  }
+  return runs
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The commit, and whether src/ differs from it, so that a figure can be traced to the code. */
+const revision = (): string => {
+  try {
+    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim()
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--", "src").length > 0 ? " + uncommitted src/ changes" : ""}`
+  } catch {
+    return "unknown revision"
+  }
+}
+
+const main = async () => {
+  const started = performance.now()
+  console.log(
+    `# effect-executor bench (${revision()}) — node ${process.version}, ${cpus()[0]?.model ?? "cpu"}, ` +
+      `${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(2)} (other load skews results), ` +
+      new Date().toISOString()
+  )
+  const summary: Array<string> = []
+
+  if (ONLY === "all" || ONLY === "memory") {
+    const m = await memoryBench()
+    const bMed = (TASKS / median(m.baselineMs)) * 1000
+    const eMed = (TASKS / median(m.executorMs)) * 1000
+    const bBest = (TASKS / Math.min(...m.baselineMs)) * 1000
+    const eBest = (TASKS / Math.min(...m.executorMs)) * 1000
+    summary.push(
+      `| memory: Effect.fork + Fiber.join | median ${fmt(bMed)} tasks/s, best ${fmt(bBest)} | 1.00 |`,
+      `| memory: Executor.submit (when: "now") + await last | median ${fmt(eMed)} tasks/s, best ${fmt(eBest)} | ` +
+        `median ${ratio(eMed / bMed)}, best ${ratio(eBest / bBest)} (target >= 0.5: ${verdict(eMed / bMed, 0.5)}) |`
+    )
+  }
+
+  if (ONLY === "all" || ONLY === "http") {
+    const runs = await httpBench()
+    const mean = (v: Variant) => {
+      const xs = runs.filter((r) => r.variant === v).map((r) => r.perSecond)
+      return xs.reduce((a, b) => a + b, 0) / xs.length
+    }
+    const each = (v: Variant) => runs.filter((r) => r.variant === v).map((r) => fmt(r.perSecond)).join(" / ")
+    const perRound = (v: Variant) =>
+      Array.from({ length: HTTP_ROUNDS }, (_, i) => {
+        const a = runs.find((r) => r.variant === "plain" && r.round === i + 1)!
+        const x = runs.find((r) => r.variant === v && r.round === i + 1)!
+        return ratio(x.perSecond / a.perSecond)
+      }).join(" / ")
+    const a = mean("plain")
+    summary.push(
+      `| http (a) plain | ${each("plain")} req/s (mean ${fmt(a)}) | 1.00 |`,
+      `| http (b) middleware + submit | ${each("submit")} req/s (mean ${fmt(mean("submit"))}) | ` +
+        `b/a ${ratio(mean("submit") / a)} (per round ${perRound("submit")}; target >= 0.9: ${verdict(mean("submit") / a, 0.9)}) |`,
+      `| http (c) middleware, no submit | ${each("middleware")} req/s (mean ${fmt(mean("middleware"))}) | ` +
+        `c/a ${ratio(mean("middleware") / a)} (per round ${perRound("middleware")}) |`
+    )
+  }
+
+  console.log(`\n## Summary\n\n| benchmark | result | ratio |\n|---|---|---|\n${summary.join("\n")}`)
+  console.log(
+    `\ntotal time ${((performance.now() - started) / 1000).toFixed(0)} s; 1-minute load average now ` +
+      `${loadavg()[0]!.toFixed(2)} (this run alone keeps it near 1-1.5 on 2 cores; more means other processes competed)`
+  )
+}
+
+main().then(
+  () => {
+    killAll("SIGKILL")
+  },
+  (error) => {
+    console.error(error)
+    killAll("SIGKILL")
+    process.exitCode = 1
+  }
+)
