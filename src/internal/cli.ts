@@ -17,6 +17,7 @@ import * as PgStore from "../PgStore.js"
 import * as SqliteStore from "../SqliteStore.js"
 import { type StoredState, type StoredTask, TaskStore } from "../TaskStore.js"
 import { isWellFormedTaskId } from "./handleId.js"
+import { parseStoredJson } from "./storedRow.js"
 
 export const usage = `Usage: effect-executor <command> [options] (--sqlite FILE | --pg URL [--schema NAME])
 
@@ -366,14 +367,8 @@ const failureOfCause = (cause: Cause.Cause<unknown>): CliFailure | UsageError =>
 const formatTime = (millis: number | undefined): string =>
   millis === undefined || !Number.isFinite(millis) ? "-" : new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
 
-const parseJson = (text: string | undefined): unknown => {
-  if (text === undefined) return null
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
+/** JSON output has no `undefined`: a missing column is `null`. */
+const parseJson = (text: string | undefined): unknown => parseStoredJson(text) ?? null
 
 /** A task as `--json` prints it: times in epoch milliseconds, `null` when absent, result and error decoded from their JSON. */
 const taskJson = (task: StoredTask) => ({

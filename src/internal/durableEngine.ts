@@ -41,6 +41,7 @@ import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
 import type * as TaskStore from "../TaskStore.js"
 import { makeGroupCommit } from "./groupCommit.js"
+import { parseStoredJson } from "./storedRow.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { withinRequest } from "./requestMarker.js"
@@ -640,14 +641,6 @@ const spanLink = (traceParent: string | undefined): Tracer.ExternalSpan | undefi
 /** @internal */
 export type DurableEngine = Effect.Effect.Success<ReturnType<typeof makeDurableEngine>>
 
-const parseJson = (json: string | undefined): unknown => {
-  if (json === undefined) return undefined
-  try {
-    return JSON.parse(json)
-  } catch {
-    return json
-  }
-}
 
 const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
   let status: EncodedStatus
@@ -663,10 +656,10 @@ const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
       status = { _tag: "Running", attempt: row.attempts }
       break
     case "succeeded":
-      status = { _tag: "Succeeded", value: parseJson(row.result), attempts: row.attempts }
+      status = { _tag: "Succeeded", value: parseStoredJson(row.result), attempts: row.attempts }
       break
     case "failed": {
-      const stored = parseJson(row.error) as StoredError | undefined
+      const stored = parseStoredJson(row.error) as StoredError | undefined
       status = { _tag: "Failed", error: stored?.value, attempts: row.attempts }
       error = describeStoredError(stored?.value)
       break

@@ -95,3 +95,13 @@ export const newRow = (task: TaskStore.NewTask) => ({
   session: task.session ?? null,
   created_at: task.createdAt
 })
+
+/** A stored JSON column read back: the value, or the text itself when it is not JSON. @internal */
+export const parseStoredJson = (json: string | undefined): unknown => {
+  if (json === undefined) return undefined
+  try {
+    return JSON.parse(json)
+  } catch {
+    return json
+  }
+}
