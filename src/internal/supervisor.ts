@@ -38,7 +38,7 @@ import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openResponseOf, ResponseHolds } from "./heldResponses.js"
 import { type Hooks, taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
-import { withTaskSpan } from "./taskSpan.js"
+import { isTracing, taskSpan } from "./taskSpan.js"
 import { withinRequest } from "./requestMarker.js"
 import { TaskHeap } from "./taskHeap.js"
 
@@ -209,11 +209,9 @@ export class Supervisor {
       }
 
       const inRequest = fiber.getFiberRef(withinRequest)
-      let fiberRefs = fiber.getFiberRefs()
-      if (inRequest) {
-        // A task runs outside the request: what it submits must not be held on this response.
-        fiberRefs = FiberRefs.updateAs(fiberRefs, { fiberId: fiber.id(), fiberRef: withinRequest, value: false })
-      }
+      // A task inherits the request mark, but what it submits is not held: a held task runs only
+      // once its response is closed, and a closed response holds nothing (see openResponseOf).
+      const fiberRefs = fiber.getFiberRefs()
       const context = fiber.currentContext
       const runtime = Runtime.make({ context, fiberRefs, runtimeFlags: Runtime.defaultRuntimeFlags })
       const parentSpan = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
@@ -477,16 +475,25 @@ export class Supervisor {
           worker.current = entry
           entry.worker = worker
           runtimeFiber.setFiberRefs(entry.runtime!.fiberRefs)
-          return Effect.flatMap(Effect.exit(restore(this.attempts(entry))), (exit) => {
+          return Effect.flatMap(Effect.exit(restore(this.attempts(entry, isTracing(fiber)))), (exit) => {
             // the interruption is a fiber ref too: read it before the worker's own refs come back
             const interrupted = runtimeFiber.isInterrupted()
-            runtimeFiber.setFiberRefs(own)
-            worker.current = undefined
-            entry.worker = undefined
-            this.onExit(entry, exit)
-            if (interrupted) return Effect.void
-            const next = this.takeNext()
-            return next !== undefined ? loop(next) : Effect.flatMap(restore(this.waitForWork(worker)), loop)
+            const failure = Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
+              ? Effect.logWarning(`task ${entry.name} failed`, exit.cause).pipe(
+                Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name })
+              )
+              : undefined
+            const next = (): Effect.Effect<void> => {
+              runtimeFiber.setFiberRefs(own)
+              worker.current = undefined
+              entry.worker = undefined
+              this.onExit(entry, exit)
+              if (interrupted) return Effect.void
+              const following = this.takeNext()
+              return following !== undefined ? loop(following) : Effect.flatMap(restore(this.waitForWork(worker)), loop)
+            }
+            // logged with the submitter's logger, before the worker's own refs come back
+            return failure === undefined ? next() : Effect.flatMap(failure, next)
           })
         }
         return loop(worker.current)
@@ -540,14 +547,17 @@ export class Supervisor {
   }
 
   /** The task's body with its timeout, retry schedule and span. */
-  private attempts(entry: Entry): Effect.Effect<unknown, unknown> {
+  private attempts(entry: Entry, traced: boolean): Effect.Effect<unknown, unknown> {
     const body = entry.body!
-    let attempt: Effect.Effect<unknown, unknown> = entry.retry === undefined
-      ? Effect.sync(() => entry.attempt++).pipe(Effect.zipRight(body))
-      : Effect.suspend(() => {
-        if (++entry.attempt > 1) entry.metrics.retried.update(1)
-        return body
-      })
+    if (entry.retry === undefined && entry.timeout === undefined && !traced) {
+      // the common case, kept to the task's own effect: the worker counts the attempt
+      entry.attempt = 1
+      return body
+    }
+    let attempt: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
+      if (++entry.attempt > 1) entry.metrics.retried.update(1)
+      return body
+    })
     const timeout = entry.timeout
     if (timeout !== undefined) {
       attempt = Effect.timeoutFail(attempt, {
@@ -555,14 +565,9 @@ export class Supervisor {
         onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
       })
     }
-    const retried = (entry.retry === undefined ? attempt : Effect.retry(attempt, entry.retry)).pipe(
-      Effect.tapErrorCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning(`task ${entry.name} failed`, cause).pipe(
-          Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name })
-        )
-      )
-    )
-    return withTaskSpan(retried, entry.name, entry.parentSpan, {
+    const retried = entry.retry === undefined ? attempt : Effect.retry(attempt, entry.retry)
+    if (!traced) return retried
+    return taskSpan(retried, entry.name, entry.parentSpan, {
       "executor.task.id": entry.id,
       "executor.task.name": entry.name,
       "executor.queue": entry.lane.name

@@ -16,12 +16,23 @@ export const withTaskSpan = <A, E, R>(
   link: Tracer.AnySpan | undefined,
   attributes: Record<string, unknown>
 ): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) =>
-    fiber.currentTracer === nativeTracer ? effect : Effect.withSpan(effect, `executor.task ${name}`, {
-      root: true,
-      kind: "consumer",
-      captureStackTrace: false,
-      links: link === undefined ? [] : [{ _tag: "SpanLink", span: link, attributes: { "executor.link": "submitted-by" } }],
-      attributes
-    })
-  )
+  Effect.withFiberRuntime((fiber) => isTracing(fiber) ? taskSpan(effect, name, link, attributes) : effect)
+
+/** Whether the fiber has a tracer that records spans somewhere. @internal */
+export const isTracing = (fiber: { readonly currentTracer: Tracer.Tracer }): boolean =>
+  fiber.currentTracer !== nativeTracer
+
+/** The span itself, unconditionally. @internal */
+export const taskSpan = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  link: Tracer.AnySpan | undefined,
+  attributes: Record<string, unknown>
+): Effect.Effect<A, E, R> =>
+  Effect.withSpan(effect, `executor.task ${name}`, {
+    root: true,
+    kind: "consumer",
+    captureStackTrace: false,
+    links: link === undefined ? [] : [{ _tag: "SpanLink", span: link, attributes: { "executor.link": "submitted-by" } }],
+    attributes
+  })
