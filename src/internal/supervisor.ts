@@ -94,7 +94,7 @@ class Entry {
     readonly timeout: Duration.Duration | undefined,
     readonly onAbort: Task.OnAbort,
     public runtime: Runtime.Runtime<never> | undefined,
-    readonly parentSpan: Tracer.AnySpan | undefined,
+    public parentSpan: Tracer.AnySpan | undefined,
     readonly delayMillis: number,
     readonly idempotencyKey: string | undefined,
     readonly task: Task.Task.Any | undefined,
@@ -617,6 +617,7 @@ export class Supervisor {
       // kept for a retry of failed and interrupted tasks only; bounded by maxRetained
       entry.body = undefined
       entry.runtime = undefined
+      entry.parentSpan = undefined
     }
     this.live.delete(entry)
     this.finishedOrder.push(entry)
