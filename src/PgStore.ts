@@ -8,11 +8,11 @@
  * @since 0.1.0
  */
 import { Migrator, SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Effect, Layer, Schedule, Stream } from "effect"
 import { StoreUnavailable } from "./ExecutorError.js"
-import { chunked, type ClaimedRow, newRow, type TaskRow, taskColumns, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
+import { makeSqlTaskStore, storeGuard } from "./internal/sqlTaskStore.js"
+import { chunked, type ClaimedRow, toClaimedTasks } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
 
 /**
@@ -91,9 +91,7 @@ export const make = (
     const pg = yield* PgClient.PgClient
     const tasks = sql(`${schema}.tasks`)
     const channel = `effect_executor_${schema}`
-    const unavailable = (error: SqlError) =>
-      new StoreUnavailable({ path: location, reason: String((error.cause as Error | undefined)?.message ?? error.message) })
-    const guard = <A>(effect: Effect.Effect<A, SqlError>) => Effect.mapError(effect, unavailable)
+    const guard = storeGuard(location)
     const notify = (queues: Iterable<string>) =>
       Effect.forEach(new Set(queues), (queue) => sql`SELECT pg_notify(${channel}, ${queue})`, { discard: true })
 
@@ -116,45 +114,6 @@ export const make = (
       )
     )
 
-    const insert: TaskStore.TaskStore["insert"] = (rows) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const inserted = new Set<string>()
-        for (const chunk of chunked(rows, CHUNK)) {
-          const returned = yield* sql<{ id: string }>`INSERT INTO ${tasks} ${sql.insert(chunk.map(newRow))}
-            ON CONFLICT DO NOTHING RETURNING id`
-          for (const row of returned) inserted.add(row.id)
-        }
-        yield* notify(rows.filter((row) => row.state === "queued" && inserted.has(row.id)).map((row) => row.queue))
-        if (inserted.size === rows.length) return rows.map((row) => row.id)
-        const keys = rows.filter((row) => !inserted.has(row.id) && row.idempotencyKey !== undefined)
-          .map((row) => row.idempotencyKey!)
-        const existing = new Map<string, string>()
-        for (const chunk of chunked(keys, CHUNK)) {
-          const found = yield* sql<{ id: string; idempotency_key: string }>`
-            SELECT id, idempotency_key FROM ${tasks} WHERE ${sql.in("idempotency_key", chunk)}`
-          for (const row of found) existing.set(row.idempotency_key, row.id)
-        }
-        return rows.map((row) => inserted.has(row.id) ? row.id : existing.get(row.idempotencyKey ?? "") ?? row.id)
-      })))
-
-    const release: TaskStore.TaskStore["release"] = (ids, { drop, now }) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const dropped = new Set(drop ?? [])
-        const queues = new Set<string>()
-        for (const chunk of chunked(ids.filter((id) => !dropped.has(id)), CHUNK)) {
-          const released = yield* sql<{ queue: string }>`UPDATE ${tasks}
-            SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
-            WHERE state = 'held' AND ${sql.in("id", chunk)} RETURNING queue`
-          for (const row of released) queues.add(row.queue)
-        }
-        for (const chunk of chunked(Array.from(dropped), CHUNK)) {
-          yield* sql`UPDATE ${tasks}
-            SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-            WHERE state = 'held' AND ${sql.in("id", chunk)}`
-        }
-        yield* notify(queues)
-      })))
-
     const claim: TaskStore.TaskStore["claim"] = ({ leaseMillis, limit, now, owner, queue }) =>
       guard(sql<ClaimedRow>`WITH next AS (
           SELECT id FROM ${tasks}
@@ -169,22 +128,6 @@ export const make = (
         FROM next WHERE t.id = next.id
         RETURNING t.id, t.name, t.queue, t.payload, t.attempts, t.trace_parent, t.priority, t.run_at, t.seq`).pipe(
         Effect.map(toClaimedTasks)
-      )
-
-    const heartbeat: TaskStore.TaskStore["heartbeat"] = ({ ids, leaseMillis, now, owner }) =>
-      guard(Effect.forEach(chunked(ids, CHUNK), (chunk) =>
-        sql<{ id: string; cancel_requested: boolean }>`UPDATE ${tasks}
-          SET lease_expires_at = ${now + leaseMillis}
-          WHERE owner = ${owner} AND state IN ('running', 'held') AND ${sql.in("id", chunk)}
-          RETURNING id, cancel_requested`)).pipe(
-        Effect.map((batches) => {
-          const rows = batches.flat()
-          const held = new Set(rows.map((row) => row.id))
-          return {
-            lost: ids.filter((id) => !held.has(id)),
-            cancelled: rows.filter((row) => row.cancel_requested).map((row) => row.id)
-          }
-        })
       )
 
     // One statement per batch: the batch travels as one JSON parameter joined to the rows.
@@ -211,99 +154,12 @@ export const make = (
         }
       })))
 
-    const requeue: TaskStore.TaskStore["requeue"] = (ids, owner, now) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        for (const chunk of chunked(ids, CHUNK)) {
-          const rows = yield* sql<{ queue: string }>`UPDATE ${tasks}
-            SET state = CASE WHEN cancel_requested THEN 'interrupted' ELSE 'queued' END,
-                attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
-                finished_at = CASE WHEN cancel_requested THEN ${now}::bigint ELSE NULL END,
-                run_at = ${now}, owner = NULL, lease_expires_at = NULL
-            WHERE owner = ${owner} AND state = 'running' AND ${sql.in("id", chunk)} RETURNING queue`
-          yield* notify(rows.map((row) => row.queue))
-        }
-      })))
-
-    const reclaimExpired: TaskStore.TaskStore["reclaimExpired"] = (now) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const cancelled = yield* sql<{ id: string }>`UPDATE ${tasks}
-          SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-          WHERE state = 'running' AND cancel_requested AND lease_expires_at < ${now} RETURNING id`
-        const running = yield* sql<{ queue: string }>`UPDATE ${tasks}
-          SET state = 'queued', run_at = ${now}, owner = NULL, lease_expires_at = NULL
-          WHERE state = 'running' AND lease_expires_at < ${now} RETURNING queue`
-        const held = yield* sql<{ queue: string }>`UPDATE ${tasks}
-          SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
-          WHERE state = 'held' AND lease_expires_at < ${now} RETURNING queue`
-        yield* notify([...running, ...held].map((row) => row.queue))
-        return cancelled.length + running.length + held.length
-      })))
-
-    const status: TaskStore.TaskStore["status"] = (id) =>
-      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)}
-        FROM ${tasks} WHERE id = ${id}`).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStoredTask))
-      )
-
-    const cancel: TaskStore.TaskStore["cancel"] = (id, now) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const rows = yield* sql<{ state: TaskStore.StoredState }>`SELECT state FROM ${tasks} WHERE id = ${id} FOR UPDATE`
-        const state = rows[0]?.state
-        if (state === undefined) return "missing" as const
-        if (state === "held" || state === "queued") {
-          yield* sql`UPDATE ${tasks}
-            SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL WHERE id = ${id}`
-          return "cancelled" as const
-        }
-        if (state === "running") {
-          yield* sql`UPDATE ${tasks} SET cancel_requested = true WHERE id = ${id}`
-          return "requested" as const
-        }
-        return "finished" as const
-      })))
-
-    const markInterrupted: TaskStore.TaskStore["markInterrupted"] = (id, owner, now) =>
-      guard(sql`UPDATE ${tasks}
-        SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-        WHERE id = ${id} AND owner = ${owner} AND state = 'running'`).pipe(Effect.asVoid)
-
     const prune: TaskStore.TaskStore["prune"] = (before) =>
       guard(sql<{ count: string }>`WITH gone AS (
           DELETE FROM ${tasks} WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted') RETURNING 1
         ) SELECT count(*) AS count FROM gone`).pipe(Effect.map((rows) => Number(rows[0]?.count ?? 0)))
 
-    const list: TaskStore.TaskStore["list"] = ({ limit, queue, state }) =>
-      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)} FROM ${tasks}
-        WHERE ${state === undefined ? sql`1 = 1` : sql`state = ${state}`}
-          AND ${queue === undefined ? sql`1 = 1` : sql`queue = ${queue}`}
-        ORDER BY created_at DESC, id
-        LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toStoredTask)))
-
-    const counts: TaskStore.TaskStore["counts"] = (options) =>
-      guard(sql<{ queue: string; state: TaskStore.StoredState; count: number | string }>`
-        SELECT queue, state, count(*) AS count FROM ${tasks}
-        WHERE ${options?.states === undefined ? sql`1 = 1` : sql.in("state", options.states)}
-        GROUP BY queue, state ORDER BY queue, state`).pipe(
-        Effect.map((rows) => rows.map((row) => ({ queue: row.queue, state: row.state, count: Number(row.count) })))
-      )
-
-    const retry: TaskStore.TaskStore["retry"] = (id, now) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const rows = yield* sql<{ state: TaskStore.StoredState; queue: string }>`
-          SELECT state, queue FROM ${tasks} WHERE id = ${id}`
-        const row = rows[0]
-        if (row === undefined) return "missing" as const
-        if (row.state === "succeeded") return "succeeded" as const
-        if (row.state !== "failed" && row.state !== "interrupted") return "not-finished" as const
-        yield* sql`UPDATE ${tasks}
-          SET state = 'queued', run_at = ${now}, attempts = 0, error = NULL, finished_at = NULL,
-              cancel_requested = false, owner = NULL, lease_expires_at = NULL
-          WHERE id = ${id}`
-        yield* notify([row.queue])
-        return "retried" as const
-      })))
-
-    return TaskStore.TaskStore.of({
+    return TaskStore.TaskStore.of(makeSqlTaskStore(sql, {
       location,
       transactional: true,
       // @effect/sql-pg does not LISTEN again when its connection is terminated, and says nothing:
@@ -314,22 +170,16 @@ export const make = (
         Stream.retry(Schedule.spaced("1 second")),
         Stream.orDie
       ),
-      insert,
-      release,
+      tasks,
+      yes: sql.literal("true"),
+      no: sql.literal("false"),
+      lockRow: sql.literal("FOR UPDATE"),
+      notify,
       claim,
-      heartbeat,
       complete,
       fail,
-      requeue,
-      reclaimExpired,
-      status,
-      cancel,
-      markInterrupted,
-      prune,
-      list,
-      counts,
-      retry
-    })
+      prune
+    }))
   })
 
 /**

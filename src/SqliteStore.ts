@@ -5,13 +5,13 @@
  * @since 0.1.0
  */
 import { Migrator, SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Effect, Layer, Option } from "effect"
+import { Cause, Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { StoreUnavailable } from "./ExecutorError.js"
-import { chunked as chunks, type ClaimedRow, newRow, type TaskRow, taskColumns, toClaimedTasks, toStoredTask } from "./internal/storedRow.js"
+import { makeSqlTaskStore, storeGuard } from "./internal/sqlTaskStore.js"
+import { chunked as chunks, type ClaimedRow, toClaimedTasks } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
 
 /**
@@ -82,54 +82,13 @@ const INSERT_CHUNK = 1_000
 export const make = (location: string): Effect.Effect<TaskStore.TaskStore, StoreUnavailable, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const unavailable = (error: SqlError) =>
-      new StoreUnavailable({ path: location, reason: String((error.cause as Error | undefined)?.message ?? error.message) })
-    const guard = <A>(effect: Effect.Effect<A, SqlError>) => Effect.mapError(effect, unavailable)
+    const guard = storeGuard(location)
 
     yield* Migrator.make({})({ loader: migrations, table: "effect_executor_migrations" }).pipe(
       Effect.mapError((error) =>
         new StoreUnavailable({ path: location, reason: `migration failed: ${error.message}` })
       )
     )
-
-    const insert: TaskStore.TaskStore["insert"] = (tasks) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const inserted = new Set<string>()
-        for (const chunk of chunks(tasks, INSERT_CHUNK)) {
-          const rows = yield* sql<{ id: string }>`INSERT INTO effect_executor_tasks ${
-            sql.insert(chunk.map(newRow))
-          } ON CONFLICT DO NOTHING RETURNING id`
-          for (const row of rows) inserted.add(row.id)
-        }
-        if (inserted.size === tasks.length) return tasks.map((task) => task.id)
-        const keys = tasks.filter((task) => !inserted.has(task.id) && task.idempotencyKey !== undefined)
-          .map((task) => task.idempotencyKey!)
-        const existing = new Map<string, string>()
-        for (const chunk of chunks(keys, INSERT_CHUNK)) {
-          const rows = yield* sql<{ id: string; idempotency_key: string }>`
-            SELECT id, idempotency_key FROM effect_executor_tasks WHERE ${sql.in("idempotency_key", chunk)}`
-          for (const row of rows) existing.set(row.idempotency_key, row.id)
-        }
-        return tasks.map((task) =>
-          inserted.has(task.id) ? task.id : existing.get(task.idempotencyKey ?? "") ?? task.id
-        )
-      })))
-
-    const release: TaskStore.TaskStore["release"] = (ids, { drop, now }) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const dropped = new Set(drop ?? [])
-        const kept = ids.filter((id) => !dropped.has(id))
-        for (const chunk of chunks(kept, INSERT_CHUNK)) {
-          yield* sql`UPDATE effect_executor_tasks
-            SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
-            WHERE state = 'held' AND ${sql.in("id", chunk)}`
-        }
-        for (const chunk of chunks(Array.from(dropped), INSERT_CHUNK)) {
-          yield* sql`UPDATE effect_executor_tasks
-            SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-            WHERE state = 'held' AND ${sql.in("id", chunk)}`
-        }
-      })))
 
     const claim: TaskStore.TaskStore["claim"] = ({ leaseMillis, limit, now, owner, queue }) =>
       guard(sql<ClaimedRow>`UPDATE effect_executor_tasks
@@ -143,22 +102,6 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
         )
         RETURNING id, name, queue, payload, attempts, trace_parent, priority, run_at, rowid AS seq`).pipe(
         Effect.map(toClaimedTasks)
-      )
-
-    const heartbeat: TaskStore.TaskStore["heartbeat"] = ({ ids, leaseMillis, now, owner }) =>
-      guard(Effect.forEach(chunks(ids, INSERT_CHUNK), (chunk) =>
-        sql<{ id: string; cancel_requested: number }>`UPDATE effect_executor_tasks
-          SET lease_expires_at = ${now + leaseMillis}
-          WHERE owner = ${owner} AND state IN ('running', 'held') AND ${sql.in("id", chunk)}
-          RETURNING id, cancel_requested`)).pipe(
-        Effect.map((batches) => {
-          const rows = batches.flat()
-          const held = new Set(rows.map((row) => row.id))
-          return {
-            lost: ids.filter((id) => !held.has(id)),
-            cancelled: rows.filter((row) => row.cancel_requested === 1).map((row) => row.id)
-          }
-        })
       )
 
     // One statement per batch: the results travel as a JSON array joined to the rows.
@@ -182,113 +125,27 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
               SET state = 'queued', error = ${error}, run_at = ${retryAt}, owner = NULL, lease_expires_at = NULL
               WHERE id = ${id} AND owner = ${owner} AND state = 'running'`, { discard: true })))
 
-    const requeue: TaskStore.TaskStore["requeue"] = (ids, owner, now) =>
-      guard(Effect.forEach(chunks(ids, INSERT_CHUNK), (chunk) =>
-        sql`UPDATE effect_executor_tasks
-          SET state = CASE WHEN cancel_requested = 1 THEN 'interrupted' ELSE 'queued' END,
-              attempts = CASE WHEN cancel_requested = 1 THEN attempts ELSE attempts - 1 END,
-              finished_at = CASE WHEN cancel_requested = 1 THEN ${now} ELSE NULL END,
-              run_at = ${now}, owner = NULL, lease_expires_at = NULL
-          WHERE owner = ${owner} AND state = 'running' AND ${sql.in("id", chunk)}`, { discard: true }))
-
-    const reclaimExpired: TaskStore.TaskStore["reclaimExpired"] = (now) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const cancelled = yield* sql<{ id: string }>`UPDATE effect_executor_tasks
-          SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-          WHERE state = 'running' AND cancel_requested = 1 AND lease_expires_at < ${now} RETURNING id`
-        const running = yield* sql<{ id: string }>`UPDATE effect_executor_tasks
-          SET state = 'queued', run_at = ${now}, owner = NULL, lease_expires_at = NULL
-          WHERE state = 'running' AND lease_expires_at < ${now} RETURNING id`
-        const held = yield* sql<{ id: string }>`UPDATE effect_executor_tasks
-          SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
-          WHERE state = 'held' AND lease_expires_at < ${now} RETURNING id`
-        return cancelled.length + running.length + held.length
-      })))
-
-    const status: TaskStore.TaskStore["status"] = (id) =>
-      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)}
-        FROM effect_executor_tasks WHERE id = ${id}`).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStoredTask))
-      )
-
-    const cancel: TaskStore.TaskStore["cancel"] = (id, now) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const rows = yield* sql<{ state: TaskStore.StoredState }>`SELECT state FROM effect_executor_tasks WHERE id = ${id}`
-        const state = rows[0]?.state
-        if (state === undefined) return "missing" as const
-        if (state === "held" || state === "queued") {
-          yield* sql`UPDATE effect_executor_tasks
-            SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL WHERE id = ${id}`
-          return "cancelled" as const
-        }
-        if (state === "running") {
-          yield* sql`UPDATE effect_executor_tasks SET cancel_requested = 1 WHERE id = ${id}`
-          return "requested" as const
-        }
-        return "finished" as const
-      })))
-
-    const markInterrupted: TaskStore.TaskStore["markInterrupted"] = (id, owner, now) =>
-      guard(sql`UPDATE effect_executor_tasks
-        SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-        WHERE id = ${id} AND owner = ${owner} AND state = 'running'`).pipe(Effect.asVoid)
-
     const prune: TaskStore.TaskStore["prune"] = (before) =>
       guard(sql<{ id: string }>`DELETE FROM effect_executor_tasks
         WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted') RETURNING id`).pipe(
         Effect.map((rows) => rows.length)
       )
 
-    const list: TaskStore.TaskStore["list"] = ({ limit, queue, state }) =>
-      guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)} FROM effect_executor_tasks
-        WHERE ${state === undefined ? sql`1 = 1` : sql`state = ${state}`}
-          AND ${queue === undefined ? sql`1 = 1` : sql`queue = ${queue}`}
-        ORDER BY created_at DESC, id
-        LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toStoredTask)))
-
-    const counts: TaskStore.TaskStore["counts"] = (options) =>
-      guard(sql<{ queue: string; state: TaskStore.StoredState; count: number | string }>`
-        SELECT queue, state, count(*) AS count FROM effect_executor_tasks
-        WHERE ${options?.states === undefined ? sql`1 = 1` : sql.in("state", options.states)}
-        GROUP BY queue, state ORDER BY queue, state`).pipe(
-        Effect.map((rows) => rows.map((row) => ({ queue: row.queue, state: row.state, count: Number(row.count) })))
-      )
-
-    const retry: TaskStore.TaskStore["retry"] = (id, now) =>
-      guard(sql.withTransaction(Effect.gen(function*() {
-        const rows = yield* sql<{ state: TaskStore.StoredState; queue: string }>`
-          SELECT state, queue FROM effect_executor_tasks WHERE id = ${id}`
-        const row = rows[0]
-        if (row === undefined) return "missing" as const
-        if (row.state === "succeeded") return "succeeded" as const
-        if (row.state !== "failed" && row.state !== "interrupted") return "not-finished" as const
-        yield* sql`UPDATE effect_executor_tasks
-          SET state = 'queued', run_at = ${now}, attempts = 0, error = NULL, finished_at = NULL,
-              cancel_requested = 0, owner = NULL, lease_expires_at = NULL
-          WHERE id = ${id}`
-        return "retried" as const
-      })))
-
-    return TaskStore.TaskStore.of({
+    return TaskStore.TaskStore.of(makeSqlTaskStore(sql, {
       location,
       transactional: false,
       notifications: undefined,
-      insert,
-      release,
+      tasks: sql("effect_executor_tasks"),
+      yes: sql.literal("1"),
+      no: sql.literal("0"),
+      lockRow: sql.literal(""),
+      // one process, one file: there is nobody to wake
+      notify: () => Effect.void,
       claim,
-      heartbeat,
       complete,
       fail,
-      requeue,
-      reclaimExpired,
-      status,
-      cancel,
-      markInterrupted,
-      prune,
-      list,
-      counts,
-      retry
-    })
+      prune
+    }))
   })
 
 /**

@@ -1,0 +1,221 @@
+import type { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import type { Fragment } from "@effect/sql/Statement"
+import { Effect, Option } from "effect"
+import { StoreUnavailable } from "../ExecutorError.js"
+import type * as TaskStore from "../TaskStore.js"
+import { chunked, newRow, type TaskRow, taskColumns, toStoredTask } from "./storedRow.js"
+
+/** Enough rows per statement to stay under SQLite's 32,766 bound parameters (15 columns a row). */
+const CHUNK = 1_000
+
+/**
+ * What differs between the SQL databases: the table, the boolean literal, row locks, wake-ups,
+ * and the three statements written for each (claim, complete, fail, prune).
+ *
+ * @internal
+ */
+export interface SqlDialect {
+  readonly location: string
+  readonly transactional: boolean
+  readonly notifications: TaskStore.TaskStore["notifications"]
+  /** The tasks table, as an identifier. */
+  readonly tasks: Statement.Identifier
+  /** The column value of `cancel_requested` when it is set: `1` or `true`. */
+  readonly yes: Fragment
+  readonly no: Fragment
+  /** Appended to the SELECT that `cancel` and `retry` make before they write: `FOR UPDATE` or nothing. */
+  readonly lockRow: Fragment
+  /** Tells idle workers of other processes that these queues have due tasks. */
+  readonly notify: (queues: Iterable<string>) => Effect.Effect<void, SqlError>
+  readonly claim: TaskStore.TaskStore["claim"]
+  readonly complete: TaskStore.TaskStore["complete"]
+  readonly fail: TaskStore.TaskStore["fail"]
+  readonly prune: TaskStore.TaskStore["prune"]
+}
+
+/**
+ * The `StoreUnavailable` for a failed statement, naming the store.
+ *
+ * @internal
+ */
+export const storeGuard = (location: string) => <A>(effect: Effect.Effect<A, SqlError>) =>
+  Effect.mapError(
+    effect,
+    (error) =>
+      new StoreUnavailable({ path: location, reason: String((error.cause as Error | undefined)?.message ?? error.message) })
+  )
+
+/**
+ * The operations whose SQL is the same on SQLite and PostgreSQL, completed with the dialect's own.
+ *
+ * @internal
+ */
+export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect): TaskStore.TaskStore => {
+  const { notify, tasks, yes } = dialect
+  const guard = storeGuard(dialect.location)
+
+  const insert: TaskStore.TaskStore["insert"] = (rows) =>
+    guard(sql.withTransaction(Effect.gen(function*() {
+      const inserted = new Set<string>()
+      for (const chunk of chunked(rows, CHUNK)) {
+        const returned = yield* sql<{ id: string }>`INSERT INTO ${tasks} ${sql.insert(chunk.map(newRow))}
+          ON CONFLICT DO NOTHING RETURNING id`
+        for (const row of returned) inserted.add(row.id)
+      }
+      yield* notify(rows.filter((row) => row.state === "queued" && inserted.has(row.id)).map((row) => row.queue))
+      if (inserted.size === rows.length) return rows.map((row) => row.id)
+      const keys = rows.filter((row) => !inserted.has(row.id) && row.idempotencyKey !== undefined)
+        .map((row) => row.idempotencyKey!)
+      const existing = new Map<string, string>()
+      for (const chunk of chunked(keys, CHUNK)) {
+        const found = yield* sql<{ id: string; idempotency_key: string }>`
+          SELECT id, idempotency_key FROM ${tasks} WHERE ${sql.in("idempotency_key", chunk)}`
+        for (const row of found) existing.set(row.idempotency_key, row.id)
+      }
+      return rows.map((row) => inserted.has(row.id) ? row.id : existing.get(row.idempotencyKey ?? "") ?? row.id)
+    })))
+
+  const release: TaskStore.TaskStore["release"] = (ids, { drop, now }) =>
+    guard(sql.withTransaction(Effect.gen(function*() {
+      const dropped = new Set(drop ?? [])
+      const queues = new Set<string>()
+      for (const chunk of chunked(ids.filter((id) => !dropped.has(id)), CHUNK)) {
+        const released = yield* sql<{ queue: string }>`UPDATE ${tasks}
+          SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
+          WHERE state = 'held' AND ${sql.in("id", chunk)} RETURNING queue`
+        for (const row of released) queues.add(row.queue)
+      }
+      for (const chunk of chunked(Array.from(dropped), CHUNK)) {
+        yield* sql`UPDATE ${tasks}
+          SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+          WHERE state = 'held' AND ${sql.in("id", chunk)}`
+      }
+      yield* notify(queues)
+    })))
+
+  const heartbeat: TaskStore.TaskStore["heartbeat"] = ({ ids, leaseMillis, now, owner }) =>
+    guard(Effect.forEach(chunked(ids, CHUNK), (chunk) =>
+      sql<{ id: string; cancel_requested: number | boolean }>`UPDATE ${tasks}
+        SET lease_expires_at = ${now + leaseMillis}
+        WHERE owner = ${owner} AND state IN ('running', 'held') AND ${sql.in("id", chunk)}
+        RETURNING id, cancel_requested`)).pipe(
+      Effect.map((batches) => {
+        const rows = batches.flat()
+        const held = new Set(rows.map((row) => row.id))
+        return {
+          lost: ids.filter((id) => !held.has(id)),
+          cancelled: rows.filter((row) => row.cancel_requested === 1 || row.cancel_requested === true).map((row) => row.id)
+        }
+      })
+    )
+
+  const requeue: TaskStore.TaskStore["requeue"] = (ids, owner, now) =>
+    guard(sql.withTransaction(Effect.gen(function*() {
+      for (const chunk of chunked(ids, CHUNK)) {
+        const rows = yield* sql<{ queue: string }>`UPDATE ${tasks}
+          SET state = CASE WHEN cancel_requested = ${yes} THEN 'interrupted' ELSE 'queued' END,
+              attempts = CASE WHEN cancel_requested = ${yes} THEN attempts ELSE attempts - 1 END,
+              finished_at = CASE WHEN cancel_requested = ${yes} THEN CAST(${now} AS BIGINT) ELSE NULL END,
+              run_at = ${now}, owner = NULL, lease_expires_at = NULL
+          WHERE owner = ${owner} AND state = 'running' AND ${sql.in("id", chunk)} RETURNING queue`
+        yield* notify(rows.map((row) => row.queue))
+      }
+    })))
+
+  const reclaimExpired: TaskStore.TaskStore["reclaimExpired"] = (now) =>
+    guard(sql.withTransaction(Effect.gen(function*() {
+      const cancelled = yield* sql<{ id: string }>`UPDATE ${tasks}
+        SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+        WHERE state = 'running' AND cancel_requested = ${yes} AND lease_expires_at < ${now} RETURNING id`
+      const running = yield* sql<{ queue: string }>`UPDATE ${tasks}
+        SET state = 'queued', run_at = ${now}, owner = NULL, lease_expires_at = NULL
+        WHERE state = 'running' AND lease_expires_at < ${now} RETURNING queue`
+      const held = yield* sql<{ queue: string }>`UPDATE ${tasks}
+        SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
+        WHERE state = 'held' AND lease_expires_at < ${now} RETURNING queue`
+      yield* notify([...running, ...held].map((row) => row.queue))
+      return cancelled.length + running.length + held.length
+    })))
+
+  const status: TaskStore.TaskStore["status"] = (id) =>
+    guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)} FROM ${tasks} WHERE id = ${id}`).pipe(
+      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStoredTask))
+    )
+
+  const cancel: TaskStore.TaskStore["cancel"] = (id, now) =>
+    guard(sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* sql<{ state: TaskStore.StoredState }>`SELECT state FROM ${tasks}
+        WHERE id = ${id} ${dialect.lockRow}`
+      const state = rows[0]?.state
+      if (state === undefined) return "missing" as const
+      if (state === "held" || state === "queued") {
+        yield* sql`UPDATE ${tasks}
+          SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL WHERE id = ${id}`
+        return "cancelled" as const
+      }
+      if (state === "running") {
+        yield* sql`UPDATE ${tasks} SET cancel_requested = ${yes} WHERE id = ${id}`
+        return "requested" as const
+      }
+      return "finished" as const
+    })))
+
+  const markInterrupted: TaskStore.TaskStore["markInterrupted"] = (id, owner, now) =>
+    guard(sql`UPDATE ${tasks}
+      SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+      WHERE id = ${id} AND owner = ${owner} AND state = 'running'`).pipe(Effect.asVoid)
+
+  const list: TaskStore.TaskStore["list"] = ({ limit, queue, state }) =>
+    guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)} FROM ${tasks}
+      WHERE ${state === undefined ? sql`1 = 1` : sql`state = ${state}`}
+        AND ${queue === undefined ? sql`1 = 1` : sql`queue = ${queue}`}
+      ORDER BY created_at DESC, id
+      LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toStoredTask)))
+
+  const counts: TaskStore.TaskStore["counts"] = (options) =>
+    guard(sql<{ queue: string; state: TaskStore.StoredState; count: number | string }>`
+      SELECT queue, state, count(*) AS count FROM ${tasks}
+      WHERE ${options?.states === undefined ? sql`1 = 1` : sql.in("state", options.states)}
+      GROUP BY queue, state ORDER BY queue, state`).pipe(
+      Effect.map((rows) => rows.map((row) => ({ queue: row.queue, state: row.state, count: Number(row.count) })))
+    )
+
+  const retry: TaskStore.TaskStore["retry"] = (id, now) =>
+    guard(sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* sql<{ state: TaskStore.StoredState; queue: string }>`
+        SELECT state, queue FROM ${tasks} WHERE id = ${id} ${dialect.lockRow}`
+      const row = rows[0]
+      if (row === undefined) return "missing" as const
+      if (row.state === "succeeded") return "succeeded" as const
+      if (row.state !== "failed" && row.state !== "interrupted") return "not-finished" as const
+      yield* sql`UPDATE ${tasks}
+        SET state = 'queued', run_at = ${now}, attempts = 0, error = NULL, finished_at = NULL,
+            cancel_requested = ${dialect.no}, owner = NULL, lease_expires_at = NULL
+        WHERE id = ${id}`
+      yield* notify([row.queue])
+      return "retried" as const
+    })))
+
+  return {
+    location: dialect.location,
+    transactional: dialect.transactional,
+    notifications: dialect.notifications,
+    insert,
+    release,
+    claim: dialect.claim,
+    heartbeat,
+    complete: dialect.complete,
+    fail: dialect.fail,
+    requeue,
+    reclaimExpired,
+    status,
+    cancel,
+    markInterrupted,
+    prune: dialect.prune,
+    list,
+    counts,
+    retry
+  }
+}
