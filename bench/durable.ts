@@ -59,7 +59,7 @@
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -70,16 +70,7 @@ import { performance } from "node:perf_hooks"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { DurableExecutor, Executor, Task } from "../src/index.js"
-
-const env = (name: string, fallback: number): number => {
-  const raw = process.env[name]
-  if (raw === undefined || raw === "") return fallback
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${raw}`)
-  return value
-}
-const envList = (name: string, fallback: string): Array<string> =>
-  (process.env[name] ?? fallback).split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+import { env, envList, fmt, killAll, killChildrenOnExit, median, ratio, revision, root, track, verdict } from "./harness.js"
 
 const TASKS = Math.round(env("BENCH_TASKS", 20_000))
 const SINGLE_TASKS = Math.round(env("BENCH_SINGLE_TASKS", 2_000))
@@ -99,7 +90,6 @@ const PG_URL = process.env.EFFECT_EXECUTOR_PG_URL ?? "postgres://postgres@127.0.
 const REDIS = { host: "127.0.0.1", port: 6379 } as const
 
 const here = dirname(fileURLToPath(import.meta.url))
-const root = join(here, "..")
 const peersDir = join(here, "peers")
 const requireRoot = createRequire(import.meta.url)
 // better-sqlite3 comes with @effect/sql-sqlite-node; pg with @effect/sql-pg
@@ -108,14 +98,6 @@ const requirePg = createRequire(requireRoot.resolve("@effect/sql-pg"))
 const peersInstalled = existsSync(join(peersDir, "node_modules"))
 const requirePeer = createRequire(join(peersDir, "package.json"))
 
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US")
-const ratio = (n: number): string => n.toFixed(2)
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-const verdict = (value: number, target: number): string => (value >= target ? "met" : "MISSED")
 const load = () => loadavg()[0]!.toFixed(2)
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const hex = () => randomBytes(4).toString("hex")
@@ -339,12 +321,6 @@ interface WorkerConfig {
   readonly pool: number
 }
 
-const children = new Set<ChildProcess>()
-const killAll = (signal: NodeJS.Signals): void => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-  }
-}
 
 interface Worker {
   readonly child: ChildProcess
@@ -362,8 +338,7 @@ const startWorker = (config: WorkerConfig, profileDir: string | undefined): Work
   ]
   // stdin stays a pipe: GO goes down it, and the child leaves when it closes (even if this one is killed -9)
   const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
-  children.add(child)
-  child.once("exit", () => children.delete(child))
+  track(child)
   const lines = createInterface({ input: child.stdout! })
   const waitFor = (word: string) =>
     new Promise<void>((resolve, reject) => {
@@ -710,24 +685,8 @@ const workerMain = async (config: WorkerConfig) => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The commit, and whether src/ differs from it, so that a figure can be traced to the code. */
-const revision = (): string => {
-  try {
-    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim()
-    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--", "src").length > 0 ? " + uncommitted src/ changes" : ""}`
-  } catch {
-    return "unknown revision"
-  }
-}
-
 const main = async () => {
-  process.on("exit", () => killAll("SIGKILL"))
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      killAll("SIGKILL")
-      process.exit(130)
-    })
-  }
+  killChildrenOnExit()
   const started = performance.now()
   console.log(
     `# effect-executor durable bench (${revision()}) — node ${process.version}, ${cpus()[0]?.model ?? "cpu"}, ` +

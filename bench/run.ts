@@ -25,21 +25,15 @@
  */
 import autocannon from "autocannon"
 import { Effect, Fiber } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { availableParallelism, cpus, loadavg } from "node:os"
-import { dirname, join } from "node:path"
+import { join } from "node:path"
 import { performance } from "node:perf_hooks"
-import { fileURLToPath } from "node:url"
 import { Executor } from "../src/index.js"
 import type { TaskHandle } from "../src/index.js"
+import { env, fmt, killAll, killChildrenOnExit, median, ratio, revision, root, track, verdict } from "./harness.js"
 
-const env = (name: string, fallback: number): number => {
-  const raw = process.env[name]
-  if (raw === undefined || raw === "") return fallback
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${raw}`)
-  return value
-}
+killChildrenOnExit()
 
 const SECONDS = env("BENCH_SECONDS", 8)
 const WARMUP_SECONDS = env("BENCH_WARMUP_SECONDS", 1)
@@ -51,16 +45,6 @@ const CONCURRENCY = Math.round(env("BENCH_CONCURRENCY", 1000))
 const ONLY = process.env.BENCH_ONLY ?? "all"
 const CPU_PROF = process.env.BENCH_CPU_PROF
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US")
-const ratio = (n: number): string => n.toFixed(2)
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-const verdict = (value: number, target: number): string => (value >= target ? "met" : "MISSED")
 
 // ---------------------------------------------------------------------------------------------
 // 1. Memory executor throughput
@@ -142,20 +126,6 @@ const label: Record<Variant, string> = {
 }
 const httpOrder: ReadonlyArray<Variant> = ["plain", "submit", "middleware"]
 
-const children = new Set<ChildProcess>()
-
-const killAll = (signal: NodeJS.Signals): void => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-  }
-}
-process.on("exit", () => killAll("SIGKILL"))
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    killAll("SIGKILL")
-    process.exit(130)
-  })
-}
 
 const startServer = (variant: Variant): Promise<{ child: ChildProcess; port: number }> =>
   new Promise((resolve, reject) => {
@@ -168,8 +138,7 @@ const startServer = (variant: Variant): Promise<{ child: ChildProcess; port: num
     ]
     // stdin stays a pipe: the child leaves when it closes, even if this process is killed -9.
     const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
-    children.add(child)
-    child.once("exit", () => children.delete(child))
+    track(child)
     let out = ""
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
@@ -260,16 +229,6 @@ const httpBench = async (): Promise<Array<HttpRun>> => {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** The commit, and whether src/ differs from it, so that a figure can be traced to the code. */
-const revision = (): string => {
-  try {
-    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim()
-    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--", "src").length > 0 ? " + uncommitted src/ changes" : ""}`
-  } catch {
-    return "unknown revision"
-  }
-}
 
 const main = async () => {
   const started = performance.now()
