@@ -82,7 +82,6 @@ type Outcome = "succeeded" | "failed" | "other"
 
 interface RunningTask {
   fiber: Fiber.RuntimeFiber<void>
-  readonly lane: Lane
   /** Why the fiber was interrupted, if it was: decides what the store is told. */
   stop: "cancelled" | "lost" | "shutdown" | undefined
 }
@@ -111,6 +110,15 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     }
     const running = new Map<string, RunningTask>()
     const heldIds = new Set<string>()
+    /** Set while shutting down: called once nothing runs and nothing is held any more. */
+    let onIdle: (() => void) | undefined
+    const checkIdle = () => {
+      if (onIdle !== undefined && running.size === 0 && heldIds.size === 0) {
+        const idle = onIdle
+        onIdle = undefined
+        idle()
+      }
+    }
     const localWaiters = new Map<string, Deferred.Deferred<void>>()
     let totalRunning = 0
     let inFlight = 0
@@ -151,6 +159,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         runtime,
         Effect.forEach(items, (item) => {
           heldIds.delete(item.id)
+          checkIdle()
           return releaseBatch({ id: item.id, drop: aborted && item.onAbort === "drop" }).pipe(
             Effect.tap(() => item.onAbort === "drop" && aborted ? notifyFinished(item.id) : undefined)
           )
@@ -343,7 +352,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         lane.running--
         wake()
       }
-      const entry: RunningTask = { fiber: undefined as unknown as Fiber.RuntimeFiber<void>, lane, stop: undefined }
+      const entry: RunningTask = { fiber: undefined as unknown as Fiber.RuntimeFiber<void>, stop: undefined }
       entry.fiber = Runtime.runFork(
         runtime,
         runClaimed(claimed, entry, (outcome) => {
@@ -355,6 +364,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       entry.fiber.addObserver(() => {
         freeSlot()
         if (running.get(claimed.id) === entry) running.delete(claimed.id)
+        checkIdle()
         notifyFinished(claimed.id)
       })
     }
@@ -442,11 +452,12 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         claiming = false
         wake()
         if (running.size > 0 || heldIds.size > 0) {
-          yield* Effect.gen(function*() {
-            while (running.size > 0 || heldIds.size > 0) {
-              yield* Effect.sleep(Duration.millis(Math.min(50, pollMillis)))
-            }
+          // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
+          yield* Effect.async<void>((resume) => {
+            onIdle = () => resume(Effect.void)
+            checkIdle()
           }).pipe(Effect.interruptible, Effect.timeoutOption(config.drainTimeout))
+          onIdle = undefined
         }
         // responses still open: their tasks stay durable, released now rather than by recovery
         if (heldIds.size > 0) {
@@ -544,7 +555,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       prune: () => outsideCallerTransaction(store.prune(now() - Duration.toMillis(config.retention)))
     }
 
-    return { submit, status, await: await_, interrupt, owner, admin }
+    return { submit, status, await: await_, interrupt, admin }
   })
 
 
