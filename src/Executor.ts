@@ -319,7 +319,7 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       interrupt: (handle) => engine.interrupt(handle)
     }
     // A handle is either the in-memory supervisor's (plain effects) or the store's (task calls).
-    const inMemory = (handle: TaskHandle.TaskHandle<unknown, unknown>) => memory.has(handle)
+    const inMemory = (handle: TaskHandle.TaskHandle<unknown, unknown>) => memory.has(handle?.id)
     const executor: Executor = {
       reliability: "durable",
       submit: ((task: any, submitOptions?: SubmitOptions) =>
@@ -330,7 +330,7 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
     }
     const volatile = memoryAdmin(memory)
     const admin: ExecutorAdmin = {
-      inspect: (id) => memory.entryInfo(id) !== undefined ? volatile.inspect(id) : engine.admin.inspect(id),
+      inspect: (id) => memory.has(id) ? volatile.inspect(id) : engine.admin.inspect(id),
       list: (listOptions) =>
         Effect.map(engine.admin.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), (stored) =>
           [...memory.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), ...stored]
@@ -345,8 +345,8 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
           }
           return Array.from(merged.values())
         }),
-      retry: (id) => memory.entryInfo(id) !== undefined ? volatile.retry(id) : engine.admin.retry(id),
-      cancel: (id) => memory.entryInfo(id) !== undefined ? volatile.cancel(id) : engine.admin.cancel(id),
+      retry: (id) => memory.has(id) ? volatile.retry(id) : engine.admin.retry(id),
+      cancel: (id) => memory.has(id) ? volatile.cancel(id) : engine.admin.cancel(id),
       prune: () => Effect.map(engine.admin.prune(), (n) => n + memory.prune())
     }
     return Context.make(Executor, executor).pipe(

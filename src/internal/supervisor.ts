@@ -153,9 +153,9 @@ export class Supervisor {
     this.retentionMillis = Duration.toMillis(config.retention)
   }
 
-  /** Whether this supervisor issued the handle and still retains it. */
-  has(handle: TaskHandle.TaskHandle<unknown, unknown>): boolean {
-    return this.registry.has(handle?.id)
+  /** Whether this supervisor issued the task id and still retains it. */
+  has(id: string | undefined): boolean {
+    return id !== undefined && this.registry.has(id)
   }
 
   /** Number of entries in the registry, finished or not. */
