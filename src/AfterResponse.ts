@@ -4,7 +4,7 @@
  * (Node's `ServerResponse` `close` event with `writableFinished`). If the client goes away first,
  * the task is released anyway unless it asked for `onAbort: "drop"`.
  *
- * A request that submits nothing pays one FiberRef write: the response is looked up and its
+ * A request that submits nothing pays one WeakMap entry: its hold is made and the response's
  * listener attached on the first submit of that request.
  *
  * @example
@@ -19,8 +19,8 @@
  * @since 0.1.0
  */
 import type { HttpApp } from "@effect/platform"
-import { Effect, FiberRef } from "effect"
-import { withinRequest } from "./internal/requestMarker.js"
+import { Effect } from "effect"
+import { markRequest } from "./internal/requestHold.js"
 
 /**
  * Marks every request so that tasks submitted while it is handled run after its response.
@@ -29,7 +29,7 @@ import { withinRequest } from "./internal/requestMarker.js"
  * @category middleware
  */
 export const middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-  // Each request has a fiber of its own, so the mark needs no restore (cheaper than `locally`).
-  Effect.zipRight(markRequest, app)
-
-const markRequest = FiberRef.set(withinRequest, true)
+  Effect.withFiberRuntime((fiber) => {
+    markRequest(fiber.currentContext)
+    return app
+  })

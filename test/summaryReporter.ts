@@ -11,13 +11,15 @@ export default class SummaryReporter implements Reporter {
     let failed = 0
     let skipped = 0
     for (const module of modules) {
+      const failedBefore = failed
       for (const test of module.children.allTests()) {
         const state = test.result().state
         if (state === "passed") passed++
         else if (state === "failed") failed++
         else skipped++
       }
-      if (module.state() === "failed" && module.children.size === 0) failed++
+      // a file that failed outside its tests (an import, a beforeAll) counts as one failure
+      if (module.state() === "failed" && failed === failedBefore) failed++
     }
     // printed when the process exits, so that it is the very last line, after vitest's summary
     const line = `\n${passed} passed, ${failed} failed, ${skipped} skipped\n`

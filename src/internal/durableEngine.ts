@@ -43,8 +43,7 @@ import type * as TaskStore from "../TaskStore.js"
 import { makeGroupCommit } from "./groupCommit.js"
 import { parseStoredJson } from "./storedRow.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
-import { openResponseOf, ResponseHolds } from "./heldResponses.js"
-import { withinRequest } from "./requestMarker.js"
+import { openHoldOf, type ResponseHolder } from "./requestHold.js"
 import { taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
 import { withTaskSpan } from "./taskSpan.js"
@@ -154,8 +153,8 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       }
     }
 
-    const holds = new ResponseHolds<{ readonly id: string; readonly onAbort: Task.OnAbort }>((items, aborted) => {
-      Runtime.runFork(
+    const holder: ResponseHolder<{ readonly id: string; readonly onAbort: Task.OnAbort }> = {
+      releaseHeld: (items, aborted) => void Runtime.runFork(
         runtime,
         Effect.forEach(items, (item) => {
           heldIds.delete(item.id)
@@ -169,7 +168,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           Effect.catchAll((error) => Effect.logWarning("could not release held tasks", error))
         )
       )
-    })
+    }
 
     // ---- submit ---------------------------------------------------------------------------
 
@@ -205,9 +204,8 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         if (inFlight >= config.maxBacklog) return Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
 
         const context = fiber.currentContext
-        const response = fiber.getFiberRef(withinRequest) && options?.when !== "now"
-          ? openResponseOf(context)
-          : undefined
+        const hold = options?.when === "now" ? undefined : openHoldOf(context)
+        const held = hold !== undefined
         const span = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
         const row: TaskStore.NewTask = {
           id: randomTaskId(),
@@ -217,10 +215,10 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           priority,
           runAt: at + delayMillis,
           delayMillis,
-          state: response === undefined ? "queued" : "held",
+          state: held ? "held" : "queued",
           idempotencyKey: options?.idempotencyKey,
-          owner: response === undefined ? undefined : owner,
-          leaseExpiresAt: response === undefined ? undefined : at + leaseMillis,
+          owner: held ? owner : undefined,
+          leaseExpiresAt: held ? at + leaseMillis : undefined,
           traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
           session: options?.session,
           createdAt: at
@@ -234,10 +232,11 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           Effect.map((id) => {
             if (id === row.id) {
               taskMetrics.of(task.name, queue).submitted.update(1)
-              if (response === undefined) wake()
+              if (!held) wake()
               else {
                 heldIds.add(id)
-                holds.hold(response, { id, onAbort: options?.onAbort ?? task.onAbort })
+                // released at once if the client went away during the insert
+                hold.hold(holder, { id, onAbort: options?.onAbort ?? task.onAbort })
               }
             }
             return TaskHandle.unsafeMake(id, task.name)

@@ -1,16 +1,15 @@
-import type { Clock, Schedule, Scope } from "effect"
+import type { Clock, Scope } from "effect"
 import {
   Cause,
-  Context,
   Duration,
   Effect,
   Either,
   Exit,
   Fiber,
   FiberId,
+  FiberRef,
   FiberRefs,
   ParseResult,
-  Option,
   Runtime,
   Schema,
   Tracer
@@ -35,11 +34,10 @@ import * as Task from "../Task.js"
 import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
-import { openResponseOf, ResponseHolds } from "./heldResponses.js"
+import { openHoldOf, type ResponseHolder } from "./requestHold.js"
 import { type Hooks, taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
 import { isTracing, taskSpan } from "./taskSpan.js"
-import { withinRequest } from "./requestMarker.js"
 import { TaskHeap } from "./taskHeap.js"
 
 /** @internal */
@@ -60,13 +58,44 @@ interface Lane {
   running: number
   pending: number
   readonly heap: TaskHeap<Entry>
+  /** Metric hooks per task name, so a submit does not build a key to find them. */
+  readonly hooks: Map<string, Hooks>
 }
 
-/** A long-lived fiber that runs tasks one after another; `current` is the task it runs. */
+const makeLane = (name: string, concurrency: number): Lane => ({
+  name,
+  concurrency,
+  running: 0,
+  pending: 0,
+  heap: new TaskHeap(),
+  hooks: new Map()
+})
+
+const hooksOf = (lane: Lane, task: string): Hooks => {
+  let hooks = lane.hooks.get(task)
+  if (hooks === undefined) {
+    hooks = taskMetrics.of(task, lane.name)
+    lane.hooks.set(task, hooks)
+  }
+  return hooks
+}
+
+/**
+ * A long-lived fiber that runs tasks one after another. `current` is the task it runs or was
+ * handed; `resume` wakes it while it is idle.
+ */
 interface Worker {
   fiber: Fiber.RuntimeFiber<void> | undefined
   current: Entry | undefined
+  resume: ((effect: Effect.Effect<void>) => void) | undefined
 }
+
+/**
+ * A fiber's refs as they are, without the copy `getFiberRefs()` makes to record the runtime flags
+ * (a task gets the flags of its worker, not of its submitter). The field is FiberRuntime's own.
+ */
+const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
 /** One submitted task, from submit until its retention ends. */
 class Entry {
@@ -82,27 +111,23 @@ class Entry {
   finishedAt = 0
   startedAt = 0
   releasedAt = 0
-  readonly metrics: Hooks
   constructor(
     readonly id: string,
     readonly name: string,
     readonly lane: Lane,
+    readonly metrics: Hooks,
     readonly priority: number,
     readonly seq: number,
+    /** The task's effect and its submitter's fiber refs: dropped once it succeeds. */
     public body: Effect.Effect<unknown, unknown> | undefined,
-    readonly retry: Schedule.Schedule<unknown, any> | undefined,
-    readonly timeout: Duration.Duration | undefined,
+    public refs: FiberRefs.FiberRefs | undefined,
     readonly onAbort: Task.OnAbort,
-    public runtime: Runtime.Runtime<never> | undefined,
-    public parentSpan: Tracer.AnySpan | undefined,
     readonly delayMillis: number,
     readonly idempotencyKey: string | undefined,
     readonly task: Task.Task.Any | undefined,
     readonly session: string | undefined,
     readonly createdAt: number
-  ) {
-    this.metrics = taskMetrics.of(name, lane.name)
-  }
+  ) {}
 
   get finished(): boolean {
     return this.state === "Succeeded" || this.state === "Failed" || this.state === "Interrupted"
@@ -116,11 +141,11 @@ class Entry {
  *
  * @internal
  */
-export class Supervisor {
+export class Supervisor implements ResponseHolder<Entry> {
   private readonly registry = new Map<string, Entry>()
   private readonly byKey = new Map<string, string>()
-  /** Unfinished entries: held, delayed, queued and running. */
-  private readonly live = new Set<Entry>()
+  /** Entries held, delayed, queued or running (all of them are in the registry). */
+  private unfinished = 0
   /** Finished entries in the order they finished, for retention. */
   private finishedOrder: Array<Entry> = []
   private finishedHead = 0
@@ -128,8 +153,7 @@ export class Supervisor {
   private readonly defaultLane: Lane
   private readonly singleLane: boolean
   private readonly workers = new Set<Worker>()
-  private readonly idle: Array<{ readonly worker: Worker; readonly resume: (entry: Entry | undefined) => void }> = []
-  private readonly holds = new ResponseHolds<Entry>((entries, aborted) => this.releaseHeld(entries, aborted))
+  private readonly idle: Array<Worker> = []
   private pending = 0
   private running = 0
   private seq = 0
@@ -143,11 +167,10 @@ export class Supervisor {
     private readonly clock: Clock.Clock,
     private readonly workerRuntime: Runtime.Runtime<never>
   ) {
-    this.defaultLane = { name: "default", concurrency: config.concurrency, running: 0, pending: 0, heap: new TaskHeap() }
+    this.defaultLane = makeLane("default", config.concurrency)
     this.lanes.set("default", this.defaultLane)
     for (const [name, lane] of Object.entries(config.queues)) {
-      if (name === "default") continue
-      this.lanes.set(name, { name, concurrency: lane.concurrency, running: 0, pending: 0, heap: new TaskHeap() })
+      if (name !== "default") this.lanes.set(name, makeLane(name, lane.concurrency))
     }
     this.singleLane = this.lanes.size === 1
     this.retentionMillis = Duration.toMillis(config.retention)
@@ -203,46 +226,39 @@ export class Supervisor {
       if (lane === undefined) return Effect.fail(new UnknownQueue({ queue: queue! }))
       const priority = options?.priority ?? def?.priority ?? 0
       if (!Number.isFinite(priority)) return Effect.fail(new InvalidOptions({ reason: "priority must be finite" }))
-      const delayMillis = delayOf(options, this.clock.unsafeCurrentTimeMillis())
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const delayMillis = delayOf(options, now)
       if (delayMillis === undefined) {
         return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
       }
-
-      const inRequest = fiber.getFiberRef(withinRequest)
-      // A task inherits the request mark, but what it submits is not held: a held task runs only
-      // once its response is closed, and a closed response holds nothing (see openResponseOf).
-      const fiberRefs = fiber.getFiberRefs()
-      const context = fiber.currentContext
-      const runtime = Runtime.make({ context, fiberRefs, runtimeFlags: Runtime.defaultRuntimeFlags })
-      const parentSpan = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
 
       const entry = new Entry(
         randomTaskId(),
         name,
         lane,
+        hooksOf(lane, name),
         priority,
         this.seq++,
         body,
-        def?.retry,
-        def?.timeout,
+        refsOf(fiber),
         options?.onAbort ?? def?.onAbort ?? "run",
-        runtime as Runtime.Runtime<never>,
-        parentSpan,
         delayMillis,
         key,
         def,
         options?.session,
-        this.clock.unsafeCurrentTimeMillis()
+        now
       )
       this.registry.set(entry.id, entry)
       if (key !== undefined) this.byKey.set(key, entry.id)
-      this.live.add(entry)
+      this.unfinished++
       this.addPending(entry.lane, 1)
       entry.metrics.submitted.update(1)
 
-      const response = inRequest && options?.when !== "now" ? openResponseOf(context) : undefined
-      if (response !== undefined) this.holds.hold(response, entry)
-      else this.release(entry)
+      // A task runs with its submitter's context, request included; what it submits is not held
+      // because its request's response is done by then.
+      const hold = options?.when === "now" ? undefined : openHoldOf(fiber.currentContext)
+      if (hold !== undefined) hold.hold(this, entry)
+      else this.release(entry, true, now)
       return Effect.succeed(TaskHandle.unsafeMake(entry.id, def?.name))
     })
   }
@@ -296,19 +312,18 @@ export class Supervisor {
   shutdown(): Effect.Effect<void> {
     return Effect.gen(this, function*() {
       this.closed = true
-      if (this.live.size > 0) {
+      if (this.unfinished > 0) {
         // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
         yield* Effect.async<void>((resume) => {
           this.onDrained = () => resume(Effect.void)
-          if (this.live.size === 0) resume(Effect.void)
+          if (this.unfinished === 0) resume(Effect.void)
         }).pipe(Effect.interruptible, Effect.timeoutOption(this.config.drainTimeout))
         this.onDrained = undefined
       }
       this.stopped = true
-      for (const entry of Array.from(this.live)) {
-        if (entry.state !== "Running") this.cancelPending(entry)
+      for (const entry of Array.from(this.registry.values())) {
+        if (!entry.finished && entry.state !== "Running") this.cancelPending(entry)
       }
-      for (const idle of this.idle.splice(0)) idle.resume(undefined)
       yield* Fiber.interruptAll(Array.from(this.workers, (worker) => worker.fiber!))
     })
   }
@@ -355,9 +370,9 @@ export class Supervisor {
       entry.attempt = 0
       entry.error = undefined
       entry.finishedAt = 0
-      this.live.add(entry)
+      this.unfinished++
       this.addPending(entry.lane, 1)
-      this.enqueue(entry, true)
+      this.enqueue(entry, true, this.clock.unsafeCurrentTimeMillis())
       return Effect.void
     })
   }
@@ -365,7 +380,7 @@ export class Supervisor {
   /** Forgets finished tasks past their retention; answers how many. */
   prune(): number {
     const before = this.registry.size
-    this.evictFinished()
+    this.evictFinished(this.clock.unsafeCurrentTimeMillis())
     return before - this.registry.size
   }
 
@@ -380,43 +395,51 @@ export class Supervisor {
     if (!isWellFormedTaskId(id)) return undefined
     const entry = this.registry.get(id)
     if (entry === undefined || (handle.task !== undefined && handle.task !== entry.name)) return undefined
-    if (entry.finished && this.expired(entry, this.clock.unsafeCurrentTimeMillis())) {
-      this.evictFinished()
+    const now = this.clock.unsafeCurrentTimeMillis()
+    if (entry.finished && this.expired(entry, now)) {
+      this.evictFinished(now)
       return undefined
     }
     return entry
   }
 
   /** Hands a finished request's held tasks to the queues in one step. */
-  private releaseHeld(group: ReadonlyArray<Entry>, aborted: boolean): void {
+  releaseHeld(group: ReadonlyArray<Entry>, aborted: boolean): void {
+    const now = this.clock.unsafeCurrentTimeMillis()
     for (const entry of group) {
       if (entry.state !== "Held") continue
       if (aborted && entry.onAbort === "drop") this.cancelPending(entry)
-      else this.release(entry, false)
+      else this.release(entry, false, now)
     }
     this.dispatch()
   }
 
-  private release(entry: Entry, dispatch = true): void {
+  private release(entry: Entry, dispatch: boolean, now: number): void {
     if (this.stopped) return this.cancelPending(entry)
     if (entry.delayMillis > 0) {
       entry.state = "Delayed"
+      // the delay runs on the submitter's clock (a TestClock in tests)
+      const runtime = Runtime.make({
+        context: FiberRefs.getOrDefault(entry.refs!, FiberRef.currentContext),
+        fiberRefs: entry.refs!,
+        runtimeFlags: Runtime.defaultRuntimeFlags
+      })
       entry.timer = Runtime.runFork(
-        entry.runtime!,
+        runtime,
         Effect.sleep(entry.delayMillis).pipe(Effect.zipRight(Effect.sync(() => {
           entry.timer = undefined
-          this.enqueue(entry, true)
+          // unless it was cancelled while the timer's interruption was on its way
+          if (entry.state === "Delayed") this.enqueue(entry, true, this.clock.unsafeCurrentTimeMillis())
         })))
       )
       return
     }
-    this.enqueue(entry, dispatch)
+    this.enqueue(entry, dispatch, now)
   }
 
-  private enqueue(entry: Entry, dispatch: boolean): void {
-    if (!this.live.has(entry)) return
+  private enqueue(entry: Entry, dispatch: boolean, now: number): void {
     entry.state = "Queued"
-    entry.releasedAt = this.clock.unsafeCurrentTimeMillis()
+    entry.releasedAt = now
     entry.lane.heap.push(entry)
     if (dispatch) this.dispatch()
   }
@@ -424,11 +447,13 @@ export class Supervisor {
   /** Hands ready tasks to idle workers, or to new ones, while there are free slots. */
   private dispatch(): void {
     for (let entry = this.takeNext(); entry !== undefined; entry = this.takeNext()) {
-      const idle = this.idle.pop()
-      if (idle !== undefined) {
-        idle.worker.current = entry
-        entry.worker = idle.worker
-        idle.resume(entry)
+      const worker = this.idle.pop()
+      if (worker !== undefined) {
+        worker.current = entry
+        entry.worker = worker
+        const resume = worker.resume!
+        worker.resume = undefined
+        resume(Effect.void)
       } else {
         this.spawnWorker(entry)
       }
@@ -446,13 +471,15 @@ export class Supervisor {
   }
 
   private spawnWorker(first: Entry): void {
-    const worker: Worker = { fiber: undefined, current: first }
+    const worker: Worker = { fiber: undefined, current: first, resume: undefined }
     first.worker = worker
     this.workers.add(worker)
     worker.fiber = Runtime.runFork(this.workerRuntime, this.workLoop(worker))
     worker.fiber.addObserver(() => {
       this.workers.delete(worker)
-      // interrupted before it could record its task (between a hand-over and the start)
+      const i = this.idle.indexOf(worker)
+      if (i >= 0) this.idle.splice(i, 1)
+      // interrupted while running its task, or between a hand-over and the start
       const orphan = worker.current
       if (orphan !== undefined && orphan.state === "Running") this.onExit(orphan, Exit.interrupt(FiberId.none))
       this.dispatch()
@@ -462,54 +489,55 @@ export class Supervisor {
   /**
    * A worker runs tasks one after another in its own fiber, each with the fiber refs (services,
    * logger, clock, tracer) of the fiber that submitted it: no fiber is created per task. An
-   * interrupt aimed at its task ends the worker after the task is recorded.
+   * interrupt aimed at its task ends the worker; its observer records the task as interrupted.
+   * Everything but the task is allocated once per worker.
    */
   private workLoop(worker: Worker): Effect.Effect<void> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.withFiberRuntime<void>((fiber) => {
-        const own = fiber.getFiberRefs()
-        // FiberRuntime's own methods: the worker swaps in the submitter's fiber refs per task
-        const runtimeFiber = fiber as unknown as { setFiberRefs(refs: FiberRefs.FiberRefs): void; isInterrupted(): boolean }
-        const loop = (entry: Entry | undefined): Effect.Effect<void> => {
-          if (entry === undefined) return Effect.void
-          worker.current = entry
-          entry.worker = worker
-          runtimeFiber.setFiberRefs(entry.runtime!.fiberRefs)
-          return Effect.flatMap(Effect.exit(restore(this.attempts(entry, isTracing(fiber)))), (exit) => {
-            // the interruption is a fiber ref too: read it before the worker's own refs come back
-            const interrupted = runtimeFiber.isInterrupted()
-            const failure = Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
-              ? Effect.logWarning(`task ${entry.name} failed`, exit.cause).pipe(
-                Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name })
-              )
-              : undefined
-            const next = (): Effect.Effect<void> => {
-              runtimeFiber.setFiberRefs(own)
-              worker.current = undefined
-              entry.worker = undefined
-              this.onExit(entry, exit)
-              if (interrupted) return Effect.void
-              const following = this.takeNext()
-              return following !== undefined ? loop(following) : Effect.flatMap(restore(this.waitForWork(worker)), loop)
-            }
-            // logged with the submitter's logger, before the worker's own refs come back
-            return failure === undefined ? next() : Effect.flatMap(failure, next)
-          })
+    return Effect.withFiberRuntime<void>((fiber) => {
+      const own = fiber.getFiberRefs()
+      // FiberRuntime's own method: the worker swaps in the submitter's fiber refs per task
+      const runtimeFiber = fiber as unknown as { setFiberRefs(refs: FiberRefs.FiberRefs): void }
+      const next = (): Effect.Effect<void> => {
+        const following = this.takeNext()
+        if (following === undefined) return waitThenRun
+        worker.current = following
+        following.worker = worker
+        return run()
+      }
+      const afterTask = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+        const entry = worker.current!
+        if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+          // logged with the submitter's logger, before the worker's own refs come back
+          return Effect.logWarning(`task ${entry.name} failed`, exit.cause).pipe(
+            Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name }),
+            Effect.zipRight(Effect.suspend(() => ended(entry, exit)))
+          )
         }
-        return loop(worker.current)
+        return ended(entry, exit)
+      }
+      const ended = (entry: Entry, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+        runtimeFiber.setFiberRefs(own)
+        worker.current = undefined
+        entry.worker = undefined
+        this.onExit(entry, exit)
+        return next()
+      }
+      const run = (): Effect.Effect<void> => {
+        const entry = worker.current!
+        runtimeFiber.setFiberRefs(entry.refs!)
+        return Effect.flatMap(Effect.exit(this.attempts(entry, fiber)), afterTask)
+      }
+      // no canceler: an idle worker is only interrupted at shutdown, and its observer unlists it
+      const waitForWork = Effect.async<void>((resume) => {
+        if (this.stopped) return resume(Effect.void)
+        worker.resume = resume
+        this.idle.push(worker)
       })
-    )
-  }
-
-  private waitForWork(worker: Worker): Effect.Effect<Entry | undefined> {
-    return Effect.async<Entry | undefined>((resume) => {
-      if (this.stopped) return resume(Effect.succeed(undefined))
-      const idle = { worker, resume: (entry: Entry | undefined) => resume(Effect.succeed(entry)) }
-      this.idle.push(idle)
-      return Effect.sync(() => {
-        const i = this.idle.indexOf(idle)
-        if (i >= 0) this.idle.splice(i, 1)
-      })
+      const waitThenRun: Effect.Effect<void> = Effect.flatMap(
+        waitForWork,
+        () => worker.current === undefined ? Effect.void : run()
+      )
+      return run()
     })
   }
 
@@ -546,10 +574,13 @@ export class Supervisor {
     taskMetrics.started(entry.metrics, entry.startedAt - entry.releasedAt)
   }
 
-  /** The task's body with its timeout, retry schedule and span. */
-  private attempts(entry: Entry, traced: boolean): Effect.Effect<unknown, unknown> {
+  /** The task's body with its timeout, retry schedule and span; `fiber` has the submitter's refs. */
+  private attempts(entry: Entry, fiber: Fiber.RuntimeFiber<void>): Effect.Effect<unknown, unknown> {
     const body = entry.body!
-    if (entry.retry === undefined && entry.timeout === undefined && !traced) {
+    const traced = isTracing(fiber)
+    const retry = entry.task?.retry
+    const timeout = entry.task?.timeout
+    if (retry === undefined && timeout === undefined && !traced) {
       // the common case, kept to the task's own effect: the worker counts the attempt
       entry.attempt = 1
       return body
@@ -558,16 +589,16 @@ export class Supervisor {
       if (++entry.attempt > 1) entry.metrics.retried.update(1)
       return body
     })
-    const timeout = entry.timeout
     if (timeout !== undefined) {
       attempt = Effect.timeoutFail(attempt, {
         duration: timeout,
         onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
       })
     }
-    const retried = entry.retry === undefined ? attempt : Effect.retry(attempt, entry.retry)
+    const retried = retry === undefined ? attempt : Effect.retry(attempt, retry)
     if (!traced) return retried
-    return taskSpan(retried, entry.name, entry.parentSpan, {
+    const parentSpan = fiber.currentContext.unsafeMap.get(Tracer.ParentSpan.key) as Tracer.AnySpan | undefined
+    return taskSpan(retried, entry.name, parentSpan, {
       "executor.task.id": entry.id,
       "executor.task.name": entry.name,
       "executor.queue": entry.lane.name
@@ -612,22 +643,22 @@ export class Supervisor {
 
   private finish(entry: Entry, state: "Succeeded" | "Failed" | "Interrupted"): void {
     entry.state = state
-    entry.finishedAt = this.clock.unsafeCurrentTimeMillis()
+    const now = this.clock.unsafeCurrentTimeMillis()
+    entry.finishedAt = now
     if (state === "Succeeded") {
       // kept for a retry of failed and interrupted tasks only; bounded by maxRetained
       entry.body = undefined
-      entry.runtime = undefined
-      entry.parentSpan = undefined
+      entry.refs = undefined
     }
-    this.live.delete(entry)
+    this.unfinished--
     this.finishedOrder.push(entry)
     const waiters = entry.waiters
     if (waiters !== undefined) {
       entry.waiters = undefined
       for (const waiter of waiters) waiter()
     }
-    this.evictFinished()
-    if (this.closed && this.live.size === 0 && this.onDrained !== undefined) {
+    this.evictFinished(now)
+    if (this.closed && this.unfinished === 0 && this.onDrained !== undefined) {
       const drained = this.onDrained
       this.onDrained = undefined
       drained()
@@ -639,9 +670,8 @@ export class Supervisor {
   }
 
   /** Drops the oldest finished entries past `maxRetained` or past `retention`. */
-  private evictFinished(): void {
+  private evictFinished(now: number): void {
     const order = this.finishedOrder
-    const now = this.clock.unsafeCurrentTimeMillis()
     let head = this.finishedHead
     while (head < order.length) {
       const oldest = order[head]!

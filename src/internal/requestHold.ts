@@ -1,0 +1,97 @@
+import { HttpServerRequest } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type { Context } from "effect"
+import type { ServerResponse } from "node:http"
+
+/** Whoever holds items until a response is done: the memory supervisor, the durable engine. */
+export interface ResponseHolder<A> {
+  readonly releaseHeld: (items: ReadonlyArray<A>, aborted: boolean) => void
+}
+
+interface HeldGroup {
+  readonly holder: ResponseHolder<any>
+  readonly items: Array<unknown>
+}
+
+/**
+ * The after-response state of one request, found through its Node `ServerResponse`, so that every
+ * fiber the request's fiber forks, and every copy of the request (`modify`, mounted routers),
+ * finds the same one. Made on the first submit: then one `close` listener is attached. `close`
+ * with `writableFinished` means the response was fully written, `close` without it means the
+ * client went away.
+ *
+ * @internal
+ */
+export class RequestHold {
+  private open = true
+  private groups: Array<HeldGroup> | undefined = undefined
+  private aborted = false
+
+  constructor(private readonly response: ServerResponse) {}
+
+  /** Holds an item until the response is done; if it is done already, hands it over at once. */
+  hold<A>(holder: ResponseHolder<A>, item: A): void {
+    if (!this.open) return holder.releaseHeld([item], this.aborted)
+    if (this.groups === undefined) {
+      this.groups = []
+      this.response.on("close", () => this.onClose())
+    }
+    for (const group of this.groups) {
+      if (group.holder === holder) {
+        group.items.push(item)
+        return
+      }
+    }
+    this.groups.push({ holder, items: [item] })
+  }
+
+  private onClose(): void {
+    this.open = false
+    this.aborted = !this.response.writableFinished
+    const groups = this.groups!
+    this.groups = undefined
+    for (const group of groups) group.holder.releaseHeld(group.items, this.aborted)
+  }
+}
+
+/**
+ * The mark `AfterResponse.middleware` leaves on the Node response of each request: `null` until the
+ * request's first submit makes its RequestHold. A property of the response rather than a FiberRef
+ * or a WeakMap: setting a FiberRef copies the fiber's whole map of refs, and a WeakMap entry costs
+ * the garbage collector, once per request (both measured with `npm run bench`).
+ */
+const holdKey: unique symbol = Symbol.for("effect-executor/AfterResponse/hold")
+
+interface MarkedResponse extends ServerResponse {
+  [holdKey]?: RequestHold | null
+}
+
+/** Marks the request of this context, if it comes from Node's http server. @internal */
+export const markRequest = (context: Context.Context<never>): void => {
+  const response = responseOf(context)
+  if (response !== undefined) response[holdKey] = null
+}
+
+/**
+ * The hold of the request of this context, if it was marked and its response is still being
+ * written, so that a submit now is held.
+ *
+ * @internal
+ */
+export const openHoldOf = (context: Context.Context<never>): RequestHold | undefined => {
+  const response = responseOf(context)
+  if (response === undefined) return undefined
+  const hold = response[holdKey]
+  if (hold === undefined || response.closed) return undefined
+  return hold ?? (response[holdKey] = new RequestHold(response))
+}
+
+/** Requests that do not come from Node's http server have no `ServerResponse` to listen to. */
+const responseOf = (context: Context.Context<never>): MarkedResponse | undefined => {
+  const request = context.unsafeMap.get(HttpServerRequest.HttpServerRequest.key) as
+    | HttpServerRequest.HttpServerRequest
+    | undefined
+  return request === undefined
+    ? undefined
+    : NodeHttpServerRequest.toServerResponse(request) as MarkedResponse | undefined
+}
