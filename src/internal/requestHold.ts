@@ -8,11 +8,6 @@ export interface ResponseHolder<A> {
   readonly releaseHeld: (items: ReadonlyArray<A>, aborted: boolean) => void
 }
 
-interface HeldGroup {
-  readonly holder: ResponseHolder<any>
-  readonly items: Array<unknown>
-}
-
 /**
  * The after-response state of one request, found through its Node `ServerResponse`, so that every
  * fiber the request's fiber forks, and every copy of the request (`modify`, mounted routers),
@@ -24,34 +19,49 @@ interface HeldGroup {
  */
 export class RequestHold {
   private open = true
-  private groups: Array<HeldGroup> | undefined = undefined
   private aborted = false
+  /** The first holder and its items: usually the only one (one executor per app). */
+  private holder: ResponseHolder<any> | undefined = undefined
+  private items: Array<unknown> = []
+  private others: Array<{ readonly holder: ResponseHolder<any>; readonly items: Array<unknown> }> | undefined =
+    undefined
 
-  constructor(private readonly response: ServerResponse) {}
+  constructor(private readonly response: MarkedResponse) {}
 
   /** Holds an item until the response is done; if it is done already, hands it over at once. */
   hold<A>(holder: ResponseHolder<A>, item: A): void {
     if (!this.open) return holder.releaseHeld([item], this.aborted)
-    if (this.groups === undefined) {
-      this.groups = []
-      this.response.on("close", () => this.onClose())
+    if (this.holder === undefined) {
+      this.holder = holder
+      this.response.on("close", onResponseClose)
     }
-    for (const group of this.groups) {
-      if (group.holder === holder) {
-        group.items.push(item)
-        return
-      }
+    if (this.holder === holder) {
+      this.items.push(item)
+      return
     }
-    this.groups.push({ holder, items: [item] })
+    this.others ??= []
+    const other = this.others.find((group) => group.holder === holder)
+    if (other !== undefined) other.items.push(item)
+    else this.others.push({ holder, items: [item] })
   }
 
-  private onClose(): void {
+  /** @internal */
+  close(): void {
     this.open = false
     this.aborted = !this.response.writableFinished
-    const groups = this.groups!
-    this.groups = undefined
-    for (const group of groups) group.holder.releaseHeld(group.items, this.aborted)
+    this.holder!.releaseHeld(this.items, this.aborted)
+    if (this.others !== undefined) {
+      for (const group of this.others) group.holder.releaseHeld(group.items, this.aborted)
+    }
+    this.holder = undefined
+    this.items = []
+    this.others = undefined
   }
+}
+
+/** Shared by every response: Node calls a listener with the emitter as `this`. */
+function onResponseClose(this: MarkedResponse): void {
+  this[holdKey]?.close()
 }
 
 /**

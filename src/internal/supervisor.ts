@@ -4,7 +4,6 @@ import {
   Duration,
   Effect,
   Either,
-  Exit,
   Fiber,
   FiberId,
   FiberRef,
@@ -481,7 +480,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       if (i >= 0) this.idle.splice(i, 1)
       // interrupted while running its task, or between a hand-over and the start
       const orphan = worker.current
-      if (orphan !== undefined && orphan.state === "Running") this.onExit(orphan, Exit.interrupt(FiberId.none))
+      if (orphan !== undefined && orphan.state === "Running") this.failed(orphan, Cause.interrupt(FiberId.none))
       this.dispatch()
     })
   }
@@ -504,28 +503,36 @@ export class Supervisor implements ResponseHolder<Entry> {
         following.worker = worker
         return run()
       }
-      const afterTask = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+      const leave = (): Entry => {
         const entry = worker.current!
-        if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-          // logged with the submitter's logger, before the worker's own refs come back
-          return Effect.logWarning(`task ${entry.name} failed`, exit.cause).pipe(
-            Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name }),
-            Effect.zipRight(Effect.suspend(() => ended(entry, exit)))
-          )
-        }
-        return ended(entry, exit)
-      }
-      const ended = (entry: Entry, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
         runtimeFiber.setFiberRefs(own)
         worker.current = undefined
         entry.worker = undefined
-        this.onExit(entry, exit)
-        return next()
+        return entry
+      }
+      const outcome = {
+        onSuccess: (value: unknown): Effect.Effect<void> => {
+          this.succeeded(leave(), value)
+          return next()
+        },
+        onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+          const entry = worker.current!
+          const failed = (): Effect.Effect<void> => {
+            this.failed(leave(), cause)
+            return next()
+          }
+          if (Cause.isInterruptedOnly(cause)) return failed()
+          // logged with the submitter's logger, before the worker's own refs come back
+          return Effect.logWarning(`task ${entry.name} failed`, cause).pipe(
+            Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name }),
+            Effect.zipRight(Effect.suspend(failed))
+          )
+        }
       }
       const run = (): Effect.Effect<void> => {
         const entry = worker.current!
         runtimeFiber.setFiberRefs(entry.refs!)
-        return Effect.flatMap(Effect.exit(this.attempts(entry, fiber)), afterTask)
+        return Effect.matchCauseEffect(this.attempts(entry, fiber), outcome)
       }
       // no canceler: an idle worker is only interrupted at shutdown, and its observer unlists it
       const waitForWork = Effect.async<void>((resume) => {
@@ -605,29 +612,33 @@ export class Supervisor implements ResponseHolder<Entry> {
     })
   }
 
-  private onExit(entry: Entry, exit: Exit.Exit<unknown, unknown>): void {
+  private succeeded(entry: Entry, value: unknown): void {
+    const now = this.stopRunning(entry, "succeeded")
+    entry.value = value
+    this.finish(entry, "Succeeded", now)
+  }
+
+  private failed(entry: Entry, cause: Cause.Cause<unknown>): void {
+    const interrupted = Cause.isInterruptedOnly(cause)
+    const now = this.stopRunning(entry, interrupted ? "other" : "failed")
+    const failure = Cause.failureOption(cause)
+    if (failure._tag === "Some") {
+      entry.error = failure.value
+      this.finish(entry, "Failed", now)
+    } else if (interrupted) {
+      this.finish(entry, "Interrupted", now)
+    } else {
+      entry.error = new TaskFailed({ reason: "defect", detail: defectMessage(cause) })
+      this.finish(entry, "Failed", now)
+    }
+  }
+
+  private stopRunning(entry: Entry, outcome: "succeeded" | "failed" | "other"): number {
+    const now = this.clock.unsafeCurrentTimeMillis()
     this.running--
     entry.lane.running--
-    taskMetrics.ended(
-      entry.metrics,
-      Exit.isSuccess(exit) ? "succeeded" : Cause.isInterruptedOnly(exit.cause) ? "other" : "failed",
-      this.clock.unsafeCurrentTimeMillis() - entry.startedAt
-    )
-    if (Exit.isSuccess(exit)) {
-      entry.value = exit.value
-      this.finish(entry, "Succeeded")
-    } else {
-      const failure = Cause.failureOption(exit.cause)
-      if (failure._tag === "Some") {
-        entry.error = failure.value
-        this.finish(entry, "Failed")
-      } else if (Cause.isInterruptedOnly(exit.cause)) {
-        this.finish(entry, "Interrupted")
-      } else {
-        entry.error = new TaskFailed({ reason: "defect", detail: defectMessage(exit.cause) })
-        this.finish(entry, "Failed")
-      }
-    }
+    taskMetrics.ended(entry.metrics, outcome, now - entry.startedAt)
+    return now
   }
 
   /** Ends an entry that is not running (held, delayed or queued) as `Interrupted`. */
@@ -638,12 +649,11 @@ export class Supervisor implements ResponseHolder<Entry> {
       entry.timer = undefined
     }
     this.addPending(entry.lane, -1)
-    this.finish(entry, "Interrupted")
+    this.finish(entry, "Interrupted", this.clock.unsafeCurrentTimeMillis())
   }
 
-  private finish(entry: Entry, state: "Succeeded" | "Failed" | "Interrupted"): void {
+  private finish(entry: Entry, state: "Succeeded" | "Failed" | "Interrupted", now: number): void {
     entry.state = state
-    const now = this.clock.unsafeCurrentTimeMillis()
     entry.finishedAt = now
     if (state === "Succeeded") {
       // kept for a retry of failed and interrupted tasks only; bounded by maxRetained
