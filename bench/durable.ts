@@ -1,6 +1,7 @@
 /**
  * Durable benchmarks with baselines and peers measured in the same run (`npx tsx bench/durable.ts`).
  * Prints ratios, never asserts. Variants alternate (A,B then B,A) so drift does not favour one side.
+ * Measures the built package (`dist/`, imported as `effect-executor`): `npm run build` first.
  *
  * SQLite (`Executor.layerSqlite`, one file in the OS temp directory, removed afterwards):
  * 1. The disk's own limit: better-sqlite3 directly, WAL, synchronous=FULL, committed one-row
@@ -69,7 +70,7 @@ import { dirname, join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { DurableExecutor, Executor, Task } from "../src/index.js"
+import { DurableExecutor, Executor, Task } from "effect-executor"
 import { env, envList, fmt, killAll, killChildrenOnExit, median, ratio, revision, root, track, verdict } from "./harness.js"
 
 const TASKS = Math.round(env("BENCH_TASKS", 20_000))

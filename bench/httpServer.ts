@@ -16,7 +16,7 @@ import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
-import { AfterResponse, Executor } from "../src/index.js"
+import { AfterResponse, Executor } from "effect-executor"
 
 export type Variant = "plain" | "middleware" | "submit"
 export const variants: ReadonlyArray<Variant> = ["plain", "middleware", "submit"]

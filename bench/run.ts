@@ -1,5 +1,7 @@
 /**
  * Benchmarks with baselines measured in the same run (`npm run bench`). Prints ratios, never asserts.
+ * They measure the built package (`dist/`, what users install, imported as `effect-executor`), so
+ * `npm run bench` builds first; after changing `src/`, run `npm run build` before `npx tsx bench/run.ts`.
  *
  * 1. Memory executor throughput: N no-op tasks (`Effect.void`) submitted with
  *    `Executor.submit(_, { when: "now" })` through `Executor.layerMemory`, all completed, versus
@@ -13,7 +15,7 @@
  *   BENCH_SECONDS [8]          measured autocannon duration per server run
  *   BENCH_WARMUP_SECONDS [1]   unmeasured autocannon run against each fresh server first
  *   BENCH_CONNECTIONS [50]     autocannon connections
- *   BENCH_HTTP_ROUNDS [2]      how many times the a,b,c sequence runs
+ *   BENCH_HTTP_ROUNDS [3]      how many times the a,b,c sequence runs
  *   BENCH_TASKS [200000]       tasks per memory round
  *   BENCH_ROUNDS [4]           memory rounds (each: one baseline, one executor)
  *   BENCH_CONCURRENCY [1000]   layerMemory concurrency in the memory benchmark
@@ -29,8 +31,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
-import { Executor } from "../src/index.js"
-import type { TaskHandle } from "../src/index.js"
+import { Executor } from "effect-executor"
+import type { TaskHandle } from "effect-executor"
 import { env, fmt, killAll, killChildrenOnExit, median, ratio, revision, root, track, verdict } from "./harness.js"
 
 killChildrenOnExit()
@@ -38,7 +40,7 @@ killChildrenOnExit()
 const SECONDS = env("BENCH_SECONDS", 8)
 const WARMUP_SECONDS = env("BENCH_WARMUP_SECONDS", 1)
 const CONNECTIONS = Math.round(env("BENCH_CONNECTIONS", 50))
-const HTTP_ROUNDS = Math.round(env("BENCH_HTTP_ROUNDS", 2))
+const HTTP_ROUNDS = Math.round(env("BENCH_HTTP_ROUNDS", 3))
 const TASKS = Math.round(env("BENCH_TASKS", 200_000))
 const ROUNDS = Math.round(env("BENCH_ROUNDS", 4))
 const CONCURRENCY = Math.round(env("BENCH_CONCURRENCY", 1000))

@@ -183,7 +183,10 @@ export interface MemoryOptions {
   readonly maxBacklog?: number | undefined
   /** How long finished tasks stay visible to `status` and `await`. Default 1 hour. */
   readonly retention?: Duration.DurationInput | undefined
-  /** The most finished tasks kept for `status` and `await`; the oldest go first. Default 10,000. */
+  /**
+   * The most finished tasks kept for `status` and `await`, and at least the newest half of that;
+   * the oldest go first. Default 10,000.
+   */
   readonly maxRetained?: number | undefined
   /** When the layer closes: how long running and queued tasks may still finish. Default 30 seconds. */
   readonly drainTimeout?: Duration.DurationInput | undefined

@@ -38,6 +38,7 @@ import { type Hooks, taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
 import { isTracing, taskSpan } from "./taskSpan.js"
 import { TaskHeap } from "./taskHeap.js"
+import { TaskRegistry } from "./taskRegistry.js"
 
 /** @internal */
 export interface SupervisorConfig {
@@ -141,13 +142,10 @@ class Entry {
  * @internal
  */
 export class Supervisor implements ResponseHolder<Entry> {
-  private readonly registry = new Map<string, Entry>()
-  private readonly byKey = new Map<string, string>()
-  /** Entries held, delayed, queued or running (all of them are in the registry). */
+  private readonly registry: TaskRegistry<Entry>
+  /** Entries held, delayed, queued or running. */
   private unfinished = 0
   /** Finished entries in the order they finished, for retention. */
-  private finishedOrder: Array<Entry> = []
-  private finishedHead = 0
   private readonly lanes = new Map<string, Lane>()
   private readonly defaultLane: Lane
   private readonly singleLane: boolean
@@ -159,7 +157,6 @@ export class Supervisor implements ResponseHolder<Entry> {
   private closed = false
   private stopped = false
   private onDrained: (() => void) | undefined = undefined
-  private readonly retentionMillis: number
 
   constructor(
     readonly config: SupervisorConfig,
@@ -172,7 +169,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       if (name !== "default") this.lanes.set(name, makeLane(name, lane.concurrency))
     }
     this.singleLane = this.lanes.size === 1
-    this.retentionMillis = Duration.toMillis(config.retention)
+    this.registry = new TaskRegistry(config.maxRetained, Duration.toMillis(config.retention))
   }
 
   /** Whether this supervisor issued the task id and still retains it. */
@@ -193,7 +190,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       if (this.closed) return Effect.fail(new ExecutorClosed())
       const key = options?.idempotencyKey
       if (key !== undefined) {
-        const existing = this.byKey.get(key)
+        const existing = this.registry.idOfKey(key, this.clock.unsafeCurrentTimeMillis())
         if (existing !== undefined) {
           return Effect.succeed(TaskHandle.unsafeMake(existing, Task.isTaskCall(task) ? task.task.name : undefined))
         }
@@ -247,8 +244,7 @@ export class Supervisor implements ResponseHolder<Entry> {
         options?.session,
         now
       )
-      this.registry.set(entry.id, entry)
-      if (key !== undefined) this.byKey.set(key, entry.id)
+      this.registry.add(entry)
       this.unfinished++
       this.addPending(entry.lane, 1)
       entry.metrics.submitted.update(1)
@@ -320,8 +316,8 @@ export class Supervisor implements ResponseHolder<Entry> {
         this.onDrained = undefined
       }
       this.stopped = true
-      for (const entry of Array.from(this.registry.values())) {
-        if (!entry.finished && entry.state !== "Running") this.cancelPending(entry)
+      for (const entry of this.registry.unfinished()) {
+        if (entry.state !== "Running") this.cancelPending(entry)
       }
       yield* Fiber.interruptAll(Array.from(this.workers, (worker) => worker.fiber!))
     })
@@ -329,15 +325,15 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   /** The entry under an id, if it is retained. */
   entryInfo(id: string): ExecutorAdmin.TaskInfo | undefined {
-    const entry = isWellFormedTaskId(id) ? this.registry.get(id) : undefined
+    const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.clock.unsafeCurrentTimeMillis()) : undefined
     return entry === undefined ? undefined : infoOf(entry)
   }
 
   /** Retained tasks, newest first. */
   list(options: { readonly state?: string | undefined; readonly queue?: string | undefined; readonly limit: number }) {
     const out: Array<ExecutorAdmin.TaskInfo> = []
-    const entries = Array.from(this.registry.values())
-    for (let i = entries.length - 1; i >= 0 && out.length < options.limit; i--) {
+    const entries = this.registry.values(this.clock.unsafeCurrentTimeMillis())
+    for (let i = 0; i < entries.length && out.length < options.limit; i++) {
       const info = infoOf(entries[i]!)
       if (options.state !== undefined && info.state !== options.state) continue
       if (options.queue !== undefined && info.queue !== options.queue) continue
@@ -348,7 +344,7 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   counts(): Array<ExecutorAdmin.TaskCount> {
     const counts = new Map<string, ExecutorAdmin.TaskCount>()
-    for (const entry of this.registry.values()) {
+    for (const entry of this.registry.values(this.clock.unsafeCurrentTimeMillis())) {
       const state = storedStateOf(entry.state)
       const key = `${entry.lane.name}\u0000${state}`
       const current = counts.get(key)
@@ -360,7 +356,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   /** Runs a failed or interrupted task again, from its first attempt. */
   retry(id: string): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> {
     return Effect.suspend((): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> => {
-      const entry = isWellFormedTaskId(id) ? this.registry.get(id) : undefined
+      const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.clock.unsafeCurrentTimeMillis()) : undefined
       if (entry === undefined) return Effect.fail(new TaskNotFound({ id }))
       if ((entry.state !== "Failed" && entry.state !== "Interrupted") || entry.body === undefined) {
         return Effect.fail(new ExecutorAdmin.NotRetryable({ id, reason: `it is ${entry.state}` }))
@@ -369,6 +365,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       entry.attempt = 0
       entry.error = undefined
       entry.finishedAt = 0
+      this.registry.reopen(entry)
       this.unfinished++
       this.addPending(entry.lane, 1)
       this.enqueue(entry, true, this.clock.unsafeCurrentTimeMillis())
@@ -378,9 +375,7 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   /** Forgets finished tasks past their retention; answers how many. */
   prune(): number {
-    const before = this.registry.size
-    this.evictFinished(this.clock.unsafeCurrentTimeMillis())
-    return before - this.registry.size
+    return this.registry.prune(this.clock.unsafeCurrentTimeMillis())
   }
 
   private addPending(lane: Lane, delta: number): void {
@@ -392,14 +387,8 @@ export class Supervisor implements ResponseHolder<Entry> {
   private lookup(handle: TaskHandle.TaskHandle<unknown, unknown>): Entry | undefined {
     const id = handle?.id
     if (!isWellFormedTaskId(id)) return undefined
-    const entry = this.registry.get(id)
-    if (entry === undefined || (handle.task !== undefined && handle.task !== entry.name)) return undefined
-    const now = this.clock.unsafeCurrentTimeMillis()
-    if (entry.finished && this.expired(entry, now)) {
-      this.evictFinished(now)
-      return undefined
-    }
-    return entry
+    const entry = this.registry.get(id, this.clock.unsafeCurrentTimeMillis())
+    return entry === undefined || (handle.task !== undefined && handle.task !== entry.name) ? undefined : entry
   }
 
   /** Hands a finished request's held tasks to the queues in one step. */
@@ -661,49 +650,17 @@ export class Supervisor implements ResponseHolder<Entry> {
       entry.refs = undefined
     }
     this.unfinished--
-    this.finishedOrder.push(entry)
+    this.registry.finished(entry)
     const waiters = entry.waiters
     if (waiters !== undefined) {
       entry.waiters = undefined
       for (const waiter of waiters) waiter()
     }
-    this.evictFinished(now)
     if (this.closed && this.unfinished === 0 && this.onDrained !== undefined) {
       const drained = this.onDrained
       this.onDrained = undefined
       drained()
     }
-  }
-
-  private expired(entry: Entry, now: number): boolean {
-    return entry.finishedAt + this.retentionMillis <= now
-  }
-
-  /** Drops the oldest finished entries past `maxRetained` or past `retention`. */
-  private evictFinished(now: number): void {
-    const order = this.finishedOrder
-    let head = this.finishedHead
-    while (head < order.length) {
-      const oldest = order[head]!
-      if (!oldest.finished || this.registry.get(oldest.id) !== oldest) {
-        // retried since (it will be pushed again when it finishes) or already evicted
-        order[head] = undefined as unknown as Entry
-        head++
-        continue
-      }
-      if (order.length - head <= this.config.maxRetained && !this.expired(oldest, now)) break
-      this.registry.delete(oldest.id)
-      if (oldest.idempotencyKey !== undefined && this.byKey.get(oldest.idempotencyKey) === oldest.id) {
-        this.byKey.delete(oldest.idempotencyKey)
-      }
-      order[head] = undefined as unknown as Entry
-      head++
-    }
-    if (head > 1024 && head * 2 > order.length) {
-      this.finishedOrder = order.slice(head)
-      head = 0
-    }
-    this.finishedHead = head
   }
 }
 
