@@ -1,4 +1,4 @@
-import type { Clock, Scope } from "effect"
+import type { Clock, MetricHook, Scope } from "effect"
 import {
   Cause,
   Duration,
@@ -60,6 +60,7 @@ interface Lane {
   readonly heap: TaskHeap<Entry>
   /** Metric hooks per task name, so a submit does not build a key to find them. */
   readonly hooks: Map<string, Hooks>
+  readonly backlog: MetricHook.MetricHook<number, unknown>
 }
 
 const makeLane = (name: string, concurrency: number): Lane => ({
@@ -68,7 +69,8 @@ const makeLane = (name: string, concurrency: number): Lane => ({
   running: 0,
   pending: 0,
   heap: new TaskHeap(),
-  hooks: new Map()
+  hooks: new Map(),
+  backlog: taskMetrics.backlogOf(name)
 })
 
 const hooksOf = (lane: Lane, task: string): Hooks => {
@@ -381,7 +383,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   private addPending(lane: Lane, delta: number): void {
     this.pending += delta
     lane.pending += delta
-    taskMetrics.backlog(lane.name, lane.pending)
+    lane.backlog.update(lane.pending)
   }
 
   private lookup(handle: TaskHandle.TaskHandle<unknown, unknown>): Entry | undefined {
@@ -399,7 +401,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       if (aborted && entry.onAbort === "drop") this.cancelPending(entry)
       else this.release(entry, false, now)
     }
-    this.dispatch()
+    this.dispatch(now)
   }
 
   private release(entry: Entry, dispatch: boolean, now: number): void {
@@ -429,12 +431,12 @@ export class Supervisor implements ResponseHolder<Entry> {
     entry.state = "Queued"
     entry.releasedAt = now
     entry.lane.heap.push(entry)
-    if (dispatch) this.dispatch()
+    if (dispatch) this.dispatch(now)
   }
 
   /** Hands ready tasks to idle workers, or to new ones, while there are free slots. */
-  private dispatch(): void {
-    for (let entry = this.takeNext(); entry !== undefined; entry = this.takeNext()) {
+  private dispatch(now: number): void {
+    for (let entry = this.takeNext(now); entry !== undefined; entry = this.takeNext(now)) {
       const worker = this.idle.pop()
       if (worker !== undefined) {
         worker.current = entry
@@ -449,12 +451,12 @@ export class Supervisor implements ResponseHolder<Entry> {
   }
 
   /** The next task to run, marked running, if one is ready and a slot is free. */
-  private takeNext(): Entry | undefined {
+  private takeNext(now: number): Entry | undefined {
     if (this.stopped || this.running >= this.config.concurrency) return undefined
     const lane = this.singleLane ? this.readyDefaultLane() : this.readyLane()
     if (lane === undefined) return undefined
     const entry = lane.heap.pop()!
-    this.start(entry)
+    this.start(entry, now)
     return entry
   }
 
@@ -469,8 +471,10 @@ export class Supervisor implements ResponseHolder<Entry> {
       if (i >= 0) this.idle.splice(i, 1)
       // interrupted while running its task, or between a hand-over and the start
       const orphan = worker.current
-      if (orphan !== undefined && orphan.state === "Running") this.failed(orphan, Cause.interrupt(FiberId.none))
-      this.dispatch()
+      const now = orphan !== undefined && orphan.state === "Running"
+        ? this.failed(orphan, Cause.interrupt(FiberId.none))
+        : this.clock.unsafeCurrentTimeMillis()
+      this.dispatch(now)
     })
   }
 
@@ -485,8 +489,8 @@ export class Supervisor implements ResponseHolder<Entry> {
       const own = fiber.getFiberRefs()
       // FiberRuntime's own method: the worker swaps in the submitter's fiber refs per task
       const runtimeFiber = fiber as unknown as { setFiberRefs(refs: FiberRefs.FiberRefs): void }
-      const next = (): Effect.Effect<void> => {
-        const following = this.takeNext()
+      const next = (now: number): Effect.Effect<void> => {
+        const following = this.takeNext(now)
         if (following === undefined) return waitThenRun
         worker.current = following
         following.worker = worker
@@ -501,14 +505,12 @@ export class Supervisor implements ResponseHolder<Entry> {
       }
       const outcome = {
         onSuccess: (value: unknown): Effect.Effect<void> => {
-          this.succeeded(leave(), value)
-          return next()
+          return next(this.succeeded(leave(), value))
         },
         onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
           const entry = worker.current!
           const failed = (): Effect.Effect<void> => {
-            this.failed(leave(), cause)
-            return next()
+            return next(this.failed(leave(), cause))
           }
           if (Cause.isInterruptedOnly(cause)) return failed()
           // logged with the submitter's logger, before the worker's own refs come back
@@ -561,12 +563,12 @@ export class Supervisor implements ResponseHolder<Entry> {
     return best
   }
 
-  private start(entry: Entry): void {
+  private start(entry: Entry, now: number): void {
     entry.state = "Running"
     this.addPending(entry.lane, -1)
     this.running++
     entry.lane.running++
-    entry.startedAt = this.clock.unsafeCurrentTimeMillis()
+    entry.startedAt = now
     taskMetrics.started(entry.metrics, entry.startedAt - entry.releasedAt)
   }
 
@@ -601,13 +603,16 @@ export class Supervisor implements ResponseHolder<Entry> {
     })
   }
 
-  private succeeded(entry: Entry, value: unknown): void {
+  /** Records a task's success; answers the time it ended. */
+  private succeeded(entry: Entry, value: unknown): number {
     const now = this.stopRunning(entry, "succeeded")
     entry.value = value
     this.finish(entry, "Succeeded", now)
+    return now
   }
 
-  private failed(entry: Entry, cause: Cause.Cause<unknown>): void {
+  /** Records a task's failure or interruption; answers the time it ended. */
+  private failed(entry: Entry, cause: Cause.Cause<unknown>): number {
     const interrupted = Cause.isInterruptedOnly(cause)
     const now = this.stopRunning(entry, interrupted ? "other" : "failed")
     const failure = Cause.failureOption(cause)
@@ -620,6 +625,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       entry.error = new TaskFailed({ reason: "defect", detail: defectMessage(cause) })
       this.finish(entry, "Failed", now)
     }
+    return now
   }
 
   private stopRunning(entry: Entry, outcome: "succeeded" | "failed" | "other"): number {

@@ -66,12 +66,17 @@ export class TaskMetrics {
   }
 
   backlog(queue: string, size: number): void {
+    this.backlogOf(queue).update(size)
+  }
+
+  /** The backlog gauge of a queue, for callers that keep it at hand. */
+  backlogOf(queue: string): MetricHook.MetricHook<number, unknown> {
     let hook = this.backlogHooks.get(queue)
     if (hook === undefined) {
       hook = hookOf(keys.backlog, [MetricLabel.make("task", "*"), MetricLabel.make("queue", queue)])
       this.backlogHooks.set(queue, hook)
     }
-    hook.update(size)
+    return hook
   }
 }
 
