@@ -4,8 +4,8 @@
  * (Node's `ServerResponse` `close` event with `writableFinished`). If the client goes away first,
  * the task is released anyway unless it asked for `onAbort: "drop"`.
  *
- * A request that submits nothing pays one WeakMap entry: its hold is made and the response's
- * listener attached on the first submit of that request.
+ * A request that submits nothing pays one property write (a mark on its Node response): the
+ * request's hold is made and the response's listener attached on its first submit.
  *
  * @example
  * ```ts

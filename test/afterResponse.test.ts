@@ -183,6 +183,37 @@ describe("AfterResponse.middleware", () => {
       expect(yield* readBody(yield* Fiber.join(pending))).toBe("only chunk")
     }).pipe(Effect.scoped))
 
+  it.live("submits from a mounted router and from a fiber the handler forks are held too", () =>
+    Effect.gen(function*() {
+      const gate = yield* Queue.unbounded<void>()
+      const ran = yield* Ref.make<ReadonlyArray<string>>([])
+      const handles = yield* Deferred.make<ReadonlyArray<TaskHandle.TaskHandle<void, never>>>()
+      const record = (name: string) => Ref.update(ran, (names) => [...names, name])
+      // HttpRouter.mount hands the handler a modified copy of the request
+      const inner = HttpRouter.empty.pipe(
+        HttpRouter.post(
+          "/report",
+          Effect.gen(function*() {
+            const direct = yield* Executor.submit(record("direct"))
+            const forked = yield* Effect.fork(Executor.submit(record("forked")))
+            yield* Deferred.succeed(handles, [direct, yield* Fiber.join(forked)])
+            return HttpServerResponse.stream(gatedBody(gate, ["only chunk"]))
+          })
+        )
+      )
+      const { executor, port } = yield* startServer(HttpRouter.empty.pipe(HttpRouter.mount("/api", inner)))
+      const pending = yield* Effect.fork(request(port, "/api/report"))
+      const [direct, forked] = yield* Deferred.await(handles)
+      expect(yield* executor.status(direct!)).toEqual(TaskStatus.Held())
+      expect(yield* executor.status(forked!)).toEqual(TaskStatus.Held())
+      expect(yield* Ref.get(ran)).toEqual([])
+      yield* Queue.offer(gate, undefined)
+      expect(yield* readBody(yield* Fiber.join(pending))).toBe("only chunk")
+      yield* executor.await(direct!)
+      yield* executor.await(forked!)
+      expect([...(yield* Ref.get(ran))].sort()).toEqual(["direct", "forked"])
+    }).pipe(Effect.scoped))
+
   it.live("a task submitted by a task is not held on the finished request", () =>
     Effect.gen(function*() {
       const inner = yield* Deferred.make<TaskHandle.TaskHandle<string, never>>()
