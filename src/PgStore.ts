@@ -11,6 +11,7 @@ import { Migrator, SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Schedule, Stream } from "effect"
 import { StoreUnavailable } from "./ExecutorError.js"
+import { randomTaskId } from "./internal/handleId.js"
 import { makeSqlTaskStore, storeGuard } from "./internal/sqlTaskStore.js"
 import { chunked, type ClaimedRow, toClaimedTasks } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
@@ -154,6 +155,28 @@ export const make = (
         }
       })))
 
+    /**
+     * One LISTEN, which says when it is active: `pg.listen` gives no signal once its LISTEN is in
+     * place, and a NOTIFY sent before that is lost. So a probe is notified until it comes back; its
+     * arrival is itself a wake-up, after which no task inserted meanwhile is missed.
+     */
+    const listenOnce = Stream.suspend(() => {
+      const probe = `listening ${randomTaskId()}`
+      let heard = false
+      const sendProbes = Effect.gen(function*() {
+        while (!heard) {
+          yield* sql`SELECT pg_notify(${channel}, ${probe})`
+          yield* Effect.sleep("100 millis")
+        }
+      })
+      return pg.listen(channel).pipe(
+        Stream.tap((payload) => Effect.sync(() => {
+          if (payload === probe) heard = true
+        })),
+        Stream.merge(Stream.drain(Stream.fromEffect(sendProbes)))
+      )
+    })
+
     const prune: TaskStore.TaskStore["prune"] = (before) =>
       guard(sql<{ count: string }>`WITH gone AS (
           DELETE FROM ${tasks} WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted') RETURNING 1
@@ -164,7 +187,7 @@ export const make = (
       transactional: true,
       // @effect/sql-pg does not LISTEN again when its connection is terminated, and says nothing:
       // the subscription is renewed every 30 seconds. In between, the workers' poll finds the work.
-      notifications: pg.listen(channel).pipe(
+      notifications: listenOnce.pipe(
         Stream.interruptAfter("30 seconds"),
         Stream.forever,
         Stream.retry(Schedule.spaced("1 second")),
