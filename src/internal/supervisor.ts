@@ -83,13 +83,14 @@ const hooksOf = (lane: Lane, task: string): Hooks => {
 }
 
 /**
- * A long-lived fiber that runs tasks one after another. `current` is the task it runs or was
- * handed; `resume` wakes it while it is idle.
+ * A long-lived fiber that runs tasks one after another. `current` is the task it runs; `resume`
+ * wakes it while it is idle; `woken` is set from its wake-up (or start) until it looks for a task.
  */
 interface Worker {
   fiber: Fiber.RuntimeFiber<void> | undefined
   current: Entry | undefined
   resume: ((effect: Effect.Effect<void>) => void) | undefined
+  woken: boolean
 }
 
 /**
@@ -153,6 +154,8 @@ export class Supervisor implements ResponseHolder<Entry> {
   private readonly singleLane: boolean
   private readonly workers = new Set<Worker>()
   private readonly idle: Array<Worker> = []
+  /** Workers woken or started that have not looked for a task yet. */
+  private waking = 0
   private pending = 0
   private running = 0
   private seq = 0
@@ -401,7 +404,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       if (aborted && entry.onAbort === "drop") this.cancelPending(entry)
       else this.release(entry, false, now)
     }
-    this.dispatch(now)
+    this.dispatch()
   }
 
   private release(entry: Entry, dispatch: boolean, now: number): void {
@@ -431,22 +434,35 @@ export class Supervisor implements ResponseHolder<Entry> {
     entry.state = "Queued"
     entry.releasedAt = now
     entry.lane.heap.push(entry)
-    if (dispatch) this.dispatch(now)
+    if (dispatch) this.dispatch()
   }
 
-  /** Hands ready tasks to idle workers, or to new ones, while there are free slots. */
-  private dispatch(now: number): void {
-    for (let entry = this.takeNext(now); entry !== undefined; entry = this.takeNext(now)) {
-      const worker = this.idle.pop()
-      if (worker !== undefined) {
-        worker.current = entry
-        entry.worker = worker
-        const resume = worker.resume!
-        worker.resume = undefined
-        resume(Effect.void)
-      } else {
-        this.spawnWorker(entry)
-      }
+  /**
+   * Makes sure a worker will look for ready tasks: wakes one (or starts one) unless one is already
+   * on its way. A worker that takes a task wakes the next while more are ready, so a burst of
+   * tasks released together costs one or two wake-ups when the tasks finish quickly, and still
+   * spreads over workers when they wait.
+   */
+  private dispatch(): void {
+    if (this.waking === 0 && this.hasReady()) this.wakeWorker()
+  }
+
+  private hasReady(): boolean {
+    if (this.stopped || this.running >= this.config.concurrency) return false
+    return (this.singleLane ? this.readyDefaultLane() : this.readyLane()) !== undefined
+  }
+
+  private wakeWorker(): void {
+    const worker = this.idle.pop()
+    if (worker !== undefined) {
+      this.waking++
+      worker.woken = true
+      const resume = worker.resume!
+      worker.resume = undefined
+      resume(Effect.void)
+    } else if (this.workers.size < this.config.concurrency) {
+      this.waking++
+      this.spawnWorker()
     }
   }
 
@@ -460,21 +476,19 @@ export class Supervisor implements ResponseHolder<Entry> {
     return entry
   }
 
-  private spawnWorker(first: Entry): void {
-    const worker: Worker = { fiber: undefined, current: first, resume: undefined }
-    first.worker = worker
+  private spawnWorker(): void {
+    const worker: Worker = { fiber: undefined, current: undefined, resume: undefined, woken: true }
     this.workers.add(worker)
     worker.fiber = Runtime.runFork(this.workerRuntime, this.workLoop(worker))
     worker.fiber.addObserver(() => {
       this.workers.delete(worker)
+      if (worker.woken) this.waking--
       const i = this.idle.indexOf(worker)
       if (i >= 0) this.idle.splice(i, 1)
-      // interrupted while running its task, or between a hand-over and the start
+      // interrupted while running its task
       const orphan = worker.current
-      const now = orphan !== undefined && orphan.state === "Running"
-        ? this.failed(orphan, Cause.interrupt(FiberId.none))
-        : this.clock.unsafeCurrentTimeMillis()
-      this.dispatch(now)
+      if (orphan !== undefined && orphan.state === "Running") this.failed(orphan, Cause.interrupt(FiberId.none))
+      this.dispatch()
     })
   }
 
@@ -494,7 +508,16 @@ export class Supervisor implements ResponseHolder<Entry> {
         if (following === undefined) return waitThenRun
         worker.current = following
         following.worker = worker
+        // more are ready: the next worker starts looking while this one runs its task
+        if (this.waking === 0 && this.hasReady()) this.wakeWorker()
         return run()
+      }
+      const wokenUp = (): Effect.Effect<void> => {
+        if (worker.woken) {
+          worker.woken = false
+          this.waking--
+        }
+        return next(this.clock.unsafeCurrentTimeMillis())
       }
       const leave = (): Entry => {
         const entry = worker.current!
@@ -533,9 +556,9 @@ export class Supervisor implements ResponseHolder<Entry> {
       })
       const waitThenRun: Effect.Effect<void> = Effect.flatMap(
         waitForWork,
-        () => worker.current === undefined ? Effect.void : run()
+        () => this.stopped ? Effect.void : wokenUp()
       )
-      return run()
+      return wokenUp()
     })
   }
 
