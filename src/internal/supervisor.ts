@@ -448,8 +448,13 @@ export class Supervisor implements ResponseHolder<Entry> {
   }
 
   private hasReady(): boolean {
-    if (this.stopped || this.running >= this.config.concurrency) return false
-    return (this.singleLane ? this.readyDefaultLane() : this.readyLane()) !== undefined
+    return this.nextLane() !== undefined
+  }
+
+  /** The lane whose head runs next, if a slot is free for it. */
+  private nextLane(): Lane | undefined {
+    if (this.stopped || this.running >= this.config.concurrency) return undefined
+    return this.singleLane ? this.readyDefaultLane() : this.readyLane()
   }
 
   private wakeWorker(): void {
@@ -468,8 +473,7 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   /** The next task to run, marked running, if one is ready and a slot is free. */
   private takeNext(now: number): Entry | undefined {
-    if (this.stopped || this.running >= this.config.concurrency) return undefined
-    const lane = this.singleLane ? this.readyDefaultLane() : this.readyLane()
+    const lane = this.nextLane()
     if (lane === undefined) return undefined
     const entry = lane.heap.pop()!
     this.start(entry, now)
