@@ -71,7 +71,7 @@ import { performance } from "node:perf_hooks"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { DurableExecutor, Executor, Task } from "effect-executor"
-import { env, envList, fmt, killAll, killChildrenOnExit, median, ratio, revision, root, track, verdict } from "./harness.js"
+import { env, envList, fmt, killChildrenOnExit, median, ratio, revision, root, runMain, track, verdict } from "./harness.js"
 
 const TASKS = Math.round(env("BENCH_TASKS", 20_000))
 const SINGLE_TASKS = Math.round(env("BENCH_SINGLE_TASKS", 2_000))
@@ -709,14 +709,5 @@ if (process.argv[2] === "worker") {
     process.exit(1)
   })
 } else {
-  main().then(
-    () => {
-      killAll("SIGKILL")
-    },
-    (error) => {
-      console.error(error)
-      killAll("SIGKILL")
-      process.exitCode = 1
-    }
-  )
+  runMain(main)
 }

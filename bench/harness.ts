@@ -57,6 +57,18 @@ export const killAll = (signal: NodeJS.Signals): void => {
   }
 }
 
+/** Runs a benchmark's main; its children are killed when it ends, and a failure sets exit code 1. */
+export const runMain = (main: () => Promise<void>): void => {
+  main().then(
+    () => killAll("SIGKILL"),
+    (error) => {
+      console.error(error)
+      killAll("SIGKILL")
+      process.exitCode = 1
+    }
+  )
+}
+
 /** No child outlives the benchmark: on exit, SIGINT and SIGTERM they are killed. */
 export const killChildrenOnExit = (): void => {
   process.on("exit", () => killAll("SIGKILL"))

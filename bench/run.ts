@@ -33,7 +33,7 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { Executor } from "effect-executor"
 import type { TaskHandle } from "effect-executor"
-import { env, fmt, killAll, killChildrenOnExit, median, ratio, revision, root, track, verdict } from "./harness.js"
+import { env, fmt, killChildrenOnExit, median, ratio, revision, root, runMain, track, verdict } from "./harness.js"
 
 killChildrenOnExit()
 
@@ -284,13 +284,4 @@ const main = async () => {
   )
 }
 
-main().then(
-  () => {
-    killAll("SIGKILL")
-  },
-  (error) => {
-    console.error(error)
-    killAll("SIGKILL")
-    process.exitCode = 1
-  }
-)
+runMain(main)
