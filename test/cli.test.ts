@@ -14,6 +14,7 @@ import { PgStore, SqliteStore } from "../src/index.js"
 import { randomTaskId } from "../src/internal/handleId.js"
 import { type NewTask, type StoredState, TaskStore } from "../src/TaskStore.js"
 import { dropSchemas, freshSchema, pgAvailable, pgClientLayer, pgUrl } from "./pgSupport.js"
+import { newTask as newTaskRow } from "./support.js"
 
 const bin = fileURLToPath(new URL("../bin/effect-executor.mjs", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "effect-executor-cli-"))
@@ -40,21 +41,8 @@ const cli = (...args: ReadonlyArray<string>): Promise<Run> =>
 const HOUR = 3_600_000
 const MINUTE = 60_000
 
-const newTask = (overrides: Partial<NewTask> & { readonly createdAt: number }): NewTask => ({
-  id: randomTaskId(),
-  name: "SendWelcome",
-  queue: "default",
-  payload: "{}",
-  priority: 0,
-  runAt: overrides.createdAt,
-  delayMillis: 0,
-  state: "queued",
-  idempotencyKey: undefined,
-  owner: undefined,
-  leaseExpiresAt: undefined,
-  traceParent: undefined,
-  ...overrides
-})
+const newTask = (overrides: Partial<NewTask> & { readonly createdAt: number }): NewTask =>
+  newTaskRow({ name: "SendWelcome", ...overrides })
 
 /**
  * One task in each state, created one minute apart (oldest first in this list):

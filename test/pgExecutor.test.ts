@@ -5,6 +5,7 @@ import { afterAll } from "vitest"
 import { DurableExecutor, Executor, ExecutorError, PgStore, Task, TaskHandle, TaskStatus } from "../src/index.js"
 import { TaskStore } from "../src/TaskStore.js"
 import { dropSchemas, freshSchema, pgAvailable, pgClientLayer } from "./pgSupport.js"
+import { newTask } from "./support.js"
 
 const schemas: Array<string> = []
 afterAll(() => pgAvailable ? Effect.runPromise(dropSchemas(schemas)) : undefined)
@@ -87,21 +88,9 @@ describe.runIf(pgAvailable)("Executor.layerPg", () => {
         // another process writes the task: here the store itself, on its own connection
         const id = "N".repeat(24)
         yield* Effect.flatMap(TaskStore, (store) =>
-          store.insert([{
-            id,
-            name: "Greet",
-            queue: "default",
-            payload: JSON.stringify({ name: "notified" }),
-            priority: 0,
-            runAt: 0,
-            delayMillis: 0,
-            state: "queued",
-            idempotencyKey: undefined,
-            owner: undefined,
-            leaseExpiresAt: undefined,
-            traceParent: undefined,
-            createdAt: Date.now()
-          }])
+          store.insert([
+            newTask({ id, name: "Greet", payload: JSON.stringify({ name: "notified" }), runAt: 0, createdAt: Date.now() })
+          ])
         ).pipe(Effect.provide(PgStore.layer({ schema }).pipe(Layer.provide(pgClientLayer({ maxConnections: 1 })))))
         const handle = yield* TaskHandle.decode<string, never>(id)
         const value = yield* DurableExecutor.await(handle).pipe(Effect.timeout("20 seconds"))

@@ -7,26 +7,13 @@ import type { Layer } from "effect"
 import { Effect, Option } from "effect"
 import { TaskStore } from "../src/TaskStore.js"
 import type * as Store from "../src/TaskStore.js"
+import { newTask } from "./support.js"
 
 let counter = 0
 const newId = () => `conformance-${String(++counter).padStart(12, "0")}`.slice(-24).padStart(24, "x")
 
-const task = (overrides: Partial<Store.NewTask> = {}): Store.NewTask => ({
-  id: newId(),
-  name: "Work",
-  queue: "default",
-  payload: "{}",
-  priority: 0,
-  runAt: 1_000,
-  delayMillis: 0,
-  state: "queued",
-  idempotencyKey: undefined,
-  owner: undefined,
-  leaseExpiresAt: undefined,
-  traceParent: undefined,
-  createdAt: 1_000,
-  ...overrides
-})
+const task = (overrides: Partial<Store.NewTask> = {}): Store.NewTask =>
+  newTask({ id: newId(), runAt: 1_000, createdAt: 1_000, ...overrides })
 
 const stateOf = (store: Store.TaskStore, id: string) =>
   Effect.map(store.status(id), (row) => Option.getOrUndefined(row)?.state)

@@ -1,4 +1,6 @@
 import { Effect, TestClock, Tracer } from "effect"
+import { randomTaskId } from "../src/internal/handleId.js"
+import type { NewTask } from "../src/TaskStore.js"
 
 /**
  * Waits until at least `count` fibers sleep on the TestClock, so that `TestClock.adjust` finds the
@@ -27,3 +29,27 @@ export const recordingTracer = Effect.map(Effect.tracer, (base) => {
   })
   return { tracer, spans }
 })
+
+/**
+ * A task row as a submit writes it: queued, due when created, without key, owner, lease or trace.
+ * Tests override what they are about.
+ */
+export const newTask = (overrides: Partial<NewTask> = {}): NewTask => {
+  const createdAt = overrides.createdAt ?? 1_000
+  return {
+    id: randomTaskId(),
+    name: "Work",
+    queue: "default",
+    payload: "{}",
+    priority: 0,
+    runAt: createdAt,
+    delayMillis: 0,
+    state: "queued",
+    idempotencyKey: undefined,
+    owner: undefined,
+    leaseExpiresAt: undefined,
+    traceParent: undefined,
+    createdAt,
+    ...overrides
+  }
+}
