@@ -214,6 +214,21 @@ const succeededNs = async (schema: string) =>
   )).map((row) => row.n)
 
 const range = (from: number, length: number) => Array.from({ length }, (_, i) => from + i)
+
+/**
+ * Nothing lost: tasks 0..total-1 all succeeded, each n has its one result, and every n ran at
+ * least once. Answers the summary for the test's own checks.
+ */
+const expectEveryTaskSucceeded = async (schema: string, total: number): Promise<Summary> => {
+  const summary = await summarize(schema)
+  expect(summary.states).toEqual({ succeeded: total })
+  expect(await succeededNs(schema)).toEqual(range(0, total))
+  expect(summary.results).toBe(total)
+  expect(summary.distinctResults).toBe(total)
+  expect(range(0, total).filter((n) => !summary.runsByN.has(n))).toEqual([])
+  return summary
+}
+
 const seconds = (from: number, to = Date.now()) => `${((to - from) / 1000).toFixed(1)} s`
 
 afterEach(async () => {
@@ -245,13 +260,9 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
     await awaitAllFinished(schema, workers)
     const finished = Date.now()
 
-    const summary = await summarize(schema)
-    expect(summary.states).toEqual({ succeeded: TOTAL })
-    expect(await succeededNs(schema)).toEqual(range(0, TOTAL))
+    const summary = await expectEveryTaskSucceeded(schema, TOTAL)
     expect(summary.retried).toBe(0)
-    // exactly once: one result and one execution per n
-    expect(summary.results).toBe(TOTAL)
-    expect(summary.distinctResults).toBe(TOTAL)
+    // exactly once: one execution per n
     expect(summary.runs).toBe(TOTAL)
     expect([...summary.runsByN.entries()].filter(([, runs]) => runs !== 1)).toEqual([])
     // by the workers only, and by each of them
@@ -307,13 +318,8 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
     await awaitAllFinished(schema, survivors)
     const finished = Date.now()
 
-    const summary = await summarize(schema)
-    expect(summary.states).toEqual({ succeeded: TOTAL })
-    expect(await succeededNs(schema)).toEqual(range(0, TOTAL))
-    expect(summary.results).toBe(TOTAL)
-    expect(summary.distinctResults).toBe(TOTAL)
     // every task ran; the ones that ran more than once were all held by the dead worker
-    expect(range(0, TOTAL).filter((n) => !summary.runsByN.has(n))).toEqual([])
+    const summary = await expectEveryTaskSucceeded(schema, TOTAL)
     const duplicates = [...summary.runsByN.entries()].filter(([, runs]) => runs > 1)
     expect(duplicates.filter(([n]) => !heldByVictim.has(n))).toEqual([])
     expect(duplicates.filter(([, runs]) => runs > 2)).toEqual([])
@@ -364,14 +370,8 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
     const finished = Date.now()
     expect(worker.process.exitCode).toBe(null)
 
-    const summary = await summarize(schema)
-    // nothing lost: every task succeeded (a statement cut off fails the attempt, which is retried),
-    // each n has its one result, and every task ran at least once, all in the one worker
-    expect(summary.states).toEqual({ succeeded: TOTAL })
-    expect(await succeededNs(schema)).toEqual(range(0, TOTAL))
-    expect(summary.results).toBe(TOTAL)
-    expect(summary.distinctResults).toBe(TOTAL)
-    expect(range(0, TOTAL).filter((n) => !summary.runsByN.has(n))).toEqual([])
+    // nothing lost (a statement cut off fails the attempt, which is retried), all in the one worker
+    const summary = await expectEveryTaskSucceeded(schema, TOTAL)
     expect([...summary.runsByPid.keys()]).toEqual([worker.pid])
     // it reconnected: it ran tasks after the last cut, and has connections again
     const after = await count(
