@@ -1,9 +1,11 @@
-// The part of autocannon's programmatic API that bench/run.ts uses (the package ships no types).
+// The part of autocannon's programmatic API that the benchmarks use (the package ships no types).
 declare module "autocannon" {
   interface Options {
     readonly url: string
     readonly connections?: number
     readonly duration?: number
+    /** Stop after this many requests instead of after `duration`. */
+    readonly amount?: number
     readonly pipelining?: number
     readonly timeout?: number
   }

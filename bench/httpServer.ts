@@ -4,10 +4,15 @@
  *
  *   node --import tsx bench/httpServer.ts <plain | middleware | submit>
  *
- * - `plain`:      @effect/platform-node server, `GET /` answers "hi"
- * - `middleware`: the same with `HttpServer.serve(AfterResponse.middleware)`
- * - `submit`:     the same middleware, and the handler does `yield* Executor.submit(Effect.void)`
- *                 (held until the response is written) before answering "hi"
+ * - `plain`:      @effect/platform-node server; `GET /` runs the submit handler without its submit
+ *                 line, `Effect.gen(function*() { return yield* hi })`, with no middleware
+ * - `submit`:     the same handler with `yield* Executor.submit(Effect.void)` first (held until the
+ *                 response is written), `AfterResponse.middleware` and `Executor.layerMemory()`
+ * - `middleware`: `plain` with `AfterResponse.middleware`
+ * - `bare`:       `GET /` is the response itself (`hi`), no `Effect.gen` step: a reference for
+ *                 what the handler's own generator step costs
+ * - `fork`:       `plain` with `yield* Effect.forkDaemon(Effect.void)` first: a reference for the
+ *                 cheapest way Effect runs one more effect per request (not after the response)
  *
  * Listens on 127.0.0.1 on a free port and prints `{"port":N}` as its first stdout line.
  * Stops on SIGTERM / SIGINT (via `NodeRuntime.runMain`), or when its parent's stdin closes.
@@ -17,9 +22,8 @@ import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { AfterResponse, Executor } from "effect-executor"
+import { type Variant, variants } from "./servers.js"
 
-export type Variant = "plain" | "middleware" | "submit"
-export const variants: ReadonlyArray<Variant> = ["plain", "middleware", "submit"]
 
 const variant = process.argv[2] as Variant
 if (!variants.includes(variant)) {
@@ -29,17 +33,22 @@ if (!variants.includes(variant)) {
 
 const hi = HttpServerResponse.text("hi")
 
-const plainRouter = HttpRouter.empty.pipe(HttpRouter.get("/", hi))
+const routerOf = <E, R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  HttpRouter.empty.pipe(HttpRouter.get("/", handler))
 
-const submitRouter = HttpRouter.empty.pipe(
-  HttpRouter.get(
-    "/",
-    Effect.gen(function*() {
-      yield* Executor.submit(Effect.void)
-      return yield* hi
-    })
-  )
-)
+const plainRouter = routerOf(Effect.gen(function*() {
+  return yield* hi
+}))
+
+const submitRouter = routerOf(Effect.gen(function*() {
+  yield* Executor.submit(Effect.void)
+  return yield* hi
+}))
+
+const forkRouter = routerOf(Effect.gen(function*() {
+  yield* Effect.forkDaemon(Effect.void)
+  return yield* hi
+}))
 
 const printPort = Layer.effectDiscard(
   HttpServer.addressWith((address) =>
@@ -50,11 +59,14 @@ const printPort = Layer.effectDiscard(
   )
 )
 
-const app = variant === "plain"
-  ? HttpServer.serve(plainRouter)
-  : variant === "middleware"
-  ? HttpServer.serve(plainRouter, AfterResponse.middleware)
-  : HttpServer.serve(submitRouter, AfterResponse.middleware).pipe(Layer.provide(Executor.layerMemory()))
+const apps: Record<Variant, () => Layer.Layer<never, never, HttpServer.HttpServer>> = {
+  plain: () => HttpServer.serve(plainRouter),
+  submit: () => HttpServer.serve(submitRouter, AfterResponse.middleware).pipe(Layer.provide(Executor.layerMemory())),
+  middleware: () => HttpServer.serve(plainRouter, AfterResponse.middleware),
+  bare: () => HttpServer.serve(routerOf(hi)),
+  fork: () => HttpServer.serve(forkRouter)
+}
+const app = apps[variant]()
 
 const main = Layer.mergeAll(app, printPort).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))

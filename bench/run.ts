@@ -6,16 +6,20 @@
  * 1. Memory executor throughput: N no-op tasks (`Effect.void`) submitted with
  *    `Executor.submit(_, { when: "now" })` through `Executor.layerMemory`, all completed, versus
  *    `Effect.fork` of the same effects then joining them. Target ratio >= 0.5.
- * 2. HTTP requests/second with autocannon (-c 50) against three servers, each in its own child
- *    process (bench/httpServer.ts): (a) plain, (b) `AfterResponse.middleware` + one
- *    `Executor.submit(Effect.void)` per request, (c) the middleware without submit.
- *    Variants run alternately (a,b,c,a,b,c). Target b/a >= 0.9.
+ * 2. HTTP requests/second with autocannon (-c 50) against servers each in its own child process
+ *    (bench/httpServer.ts): (a) the handler without middleware and without its submit line,
+ *    (b) `AfterResponse.middleware` + the handler with one `Executor.submit(Effect.void)`,
+ *    (c) the middleware without submit, (d) the bare response with no `Effect.gen` step (a
+ *    reference). Variants run alternately (a,b,c,d,a,b,c,d...). Target b/a >= 0.9.
+ *    `npx tsx bench/instructions.ts` counts the same servers' instructions per request instead
+ *    (deterministic; needs valgrind).
  *
  * Environment (defaults in brackets):
  *   BENCH_SECONDS [8]          measured autocannon duration per server run
  *   BENCH_WARMUP_SECONDS [1]   unmeasured autocannon run against each fresh server first
  *   BENCH_CONNECTIONS [50]     autocannon connections
- *   BENCH_HTTP_ROUNDS [3]      how many times the a,b,c sequence runs
+ *   BENCH_HTTP_ROUNDS [4]      how many times the a,b,c,d sequence runs
+ *   BENCH_HTTP_VARIANTS [plain,submit,middleware,bare]  add `fork` for `Effect.forkDaemon(Effect.void)`
  *   BENCH_TASKS [200000]       tasks per memory round
  *   BENCH_ROUNDS [4]           memory rounds (each: one baseline, one executor)
  *   BENCH_CONCURRENCY [1000]   layerMemory concurrency in the memory benchmark
@@ -27,20 +31,20 @@
  */
 import autocannon from "autocannon"
 import { Effect, Fiber } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { Executor } from "effect-executor"
 import type { TaskHandle } from "effect-executor"
-import { env, fmt, killChildrenOnExit, median, ratio, revision, root, runMain, track, verdict } from "./harness.js"
+import { chosenVariants, label, startServer, stopServer, type Variant } from "./servers.js"
+import { env, fmt, killChildrenOnExit, median, ratio, revision, runMain, verdict } from "./harness.js"
 
 killChildrenOnExit()
 
 const SECONDS = env("BENCH_SECONDS", 8)
 const WARMUP_SECONDS = env("BENCH_WARMUP_SECONDS", 1)
 const CONNECTIONS = Math.round(env("BENCH_CONNECTIONS", 50))
-const HTTP_ROUNDS = Math.round(env("BENCH_HTTP_ROUNDS", 3))
+const HTTP_ROUNDS = Math.round(env("BENCH_HTTP_ROUNDS", 4))
 const TASKS = Math.round(env("BENCH_TASKS", 200_000))
 const ROUNDS = Math.round(env("BENCH_ROUNDS", 4))
 const CONCURRENCY = Math.round(env("BENCH_CONCURRENCY", 1000))
@@ -120,65 +124,8 @@ const memoryBench = async (): Promise<MemoryResult> => {
 // 2. HTTP
 // ---------------------------------------------------------------------------------------------
 
-type Variant = "plain" | "middleware" | "submit"
-const label: Record<Variant, string> = {
-  plain: "(a) plain",
-  submit: "(b) middleware + submit",
-  middleware: "(c) middleware, no submit"
-}
-const httpOrder: ReadonlyArray<Variant> = ["plain", "submit", "middleware"]
+const httpOrder = chosenVariants("plain,submit,middleware,bare")
 
-
-const startServer = (variant: Variant): Promise<{ child: ChildProcess; port: number }> =>
-  new Promise((resolve, reject) => {
-    const args = [
-      ...(CPU_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", join(CPU_PROF, variant)]),
-      "--import",
-      "tsx",
-      join(root, "bench", "httpServer.ts"),
-      variant
-    ]
-    // stdin stays a pipe: the child leaves when it closes, even if this process is killed -9.
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
-    track(child)
-    let out = ""
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`${variant} server did not print its port within 30 s`))
-    }, 30_000)
-    child.once("error", (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`${variant} server exited early (code ${code}, signal ${signal})`))
-    })
-    child.stdout!.setEncoding("utf8")
-    child.stdout!.on("data", (chunk: string) => {
-      out += chunk
-      const newline = out.indexOf("\n")
-      if (newline < 0) return
-      clearTimeout(timer)
-      try {
-        resolve({ child, port: (JSON.parse(out.slice(0, newline)) as { port: number }).port })
-      } catch (error) {
-        child.kill("SIGKILL")
-        reject(error)
-      }
-    })
-  })
-
-const stopServer = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
-    child.once("exit", () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    child.kill("SIGTERM") // NodeRuntime.runMain closes the layers (and writes a --cpu-prof profile)
-  })
 
 interface HttpRun {
   readonly variant: Variant
@@ -194,7 +141,9 @@ const load = (port: number, duration: number) =>
   autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration })
 
 const httpRun = async (variant: Variant, round: number): Promise<HttpRun> => {
-  const { child, port } = await startServer(variant)
+  const { child, port } = await startServer(variant, {
+    nodeArgs: CPU_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", join(CPU_PROF, variant)]
+  })
   try {
     await load(port, WARMUP_SECONDS)
     const r = await load(port, SECONDS)
@@ -268,13 +217,15 @@ const main = async () => {
         return ratio(x.perSecond / a.perSecond)
       }).join(" / ")
     const a = mean("plain")
-    summary.push(
-      `| http (a) plain | ${each("plain")} req/s (mean ${fmt(a)}) | 1.00 |`,
-      `| http (b) middleware + submit | ${each("submit")} req/s (mean ${fmt(mean("submit"))}) | ` +
-        `b/a ${ratio(mean("submit") / a)} (per round ${perRound("submit")}; target >= 0.9: ${verdict(mean("submit") / a, 0.9)}) |`,
-      `| http (c) middleware, no submit | ${each("middleware")} req/s (mean ${fmt(mean("middleware"))}) | ` +
-        `c/a ${ratio(mean("middleware") / a)} (per round ${perRound("middleware")}) |`
-    )
+    for (const v of httpOrder) {
+      const letter = label[v].slice(1, 2)
+      const row = `| http ${label[v]} | ${each(v)} req/s (mean ${fmt(mean(v))}) | `
+      if (v === "plain") summary.push(`${row}1.00 |`)
+      else {
+        const target = v === "submit" ? `; target >= 0.9: ${verdict(mean(v) / a, 0.9)}` : ""
+        summary.push(`${row}${letter}/a ${ratio(mean(v) / a)} (per round ${perRound(v)}${target}) |`)
+      }
+    }
   }
 
   console.log(`\n## Summary\n\n| benchmark | result | ratio |\n|---|---|---|\n${summary.join("\n")}`)

@@ -149,6 +149,27 @@ describe("Executor.layerMemory", () => {
       yield* Executor.await(first)
       expect(yield* Ref.get(runs)).toBe(1)
     }).pipe(memory()))
+
+  it.effect("Executor.submit calls the submit of an Executor the application built itself", () =>
+    Effect.gen(function*() {
+      const submitted: Array<unknown> = []
+      const double: Executor.Executor = {
+        reliability: "volatile",
+        submit: ((task: unknown) =>
+          Effect.sync(() => {
+            submitted.push(task)
+            return TaskHandle.unsafeMake("AAAAAAAAAAAAAAAAAAAAAAAA")
+          })) as Executor.Executor["submit"],
+        status: () => Effect.die("unused"),
+        await: () => Effect.die("unused"),
+        interrupt: () => Effect.die("unused")
+      }
+      const handle = yield* Executor.submit(Effect.void, { when: "now" }).pipe(
+        Effect.provideService(Executor.Executor, double)
+      )
+      expect(handle.id).toBe("AAAAAAAAAAAAAAAAAAAAAAAA")
+      expect(submitted).toEqual([Effect.void])
+    }))
 })
 
 describe("handles", () => {

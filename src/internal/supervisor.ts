@@ -191,76 +191,86 @@ export class Supervisor implements ResponseHolder<Entry> {
     task: Effect.Effect<unknown, unknown, unknown> | Task.TaskCall.Any,
     options: SubmitOptions | undefined
   ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> {
-    return Effect.withFiberRuntime((fiber) => {
-      if (this.closed) return Effect.fail(new ExecutorClosed())
-      const key = options?.idempotencyKey
-      if (key !== undefined) {
-        const existing = this.registry.idOfKey(key, this.clock.unsafeCurrentTimeMillis())
-        if (existing !== undefined) {
-          return Effect.succeed(TaskHandle.unsafeMake(existing, Task.isTaskCall(task) ? task.task.name : undefined))
-        }
-      }
-      if (this.pending >= this.config.maxBacklog) {
-        return Effect.fail(new ExecutorBusy({ maxBacklog: this.config.maxBacklog }))
-      }
+    return Effect.withFiberRuntime((fiber) => this.submitIn(fiber, task, options))
+  }
 
-      let name: string
-      let body: Effect.Effect<unknown, unknown>
-      let def: Task.Task.Any | undefined
-      if (Task.isTaskCall(task)) {
-        def = task.task
-        const valid = Schema.validateEither(def.payload as Schema.Schema<unknown, unknown, never>)(task.payload)
-        if (Either.isLeft(valid)) {
-          return Effect.fail(
-            new InvalidPayload({ task: def.name, reason: ParseResult.TreeFormatter.formatErrorSync(valid.left) })
-          )
-        }
-        name = def.name
-        body = def.run(valid.right) as Effect.Effect<unknown, unknown>
-      } else {
-        name = options?.name ?? "effect"
-        body = task as Effect.Effect<unknown, unknown>
+  /**
+   * `submit` on the submitter's fiber, so that `Executor.submit` costs one step of that fiber
+   * (measured with bench/instructions.ts).
+   */
+  submitIn(
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    task: Effect.Effect<unknown, unknown, unknown> | Task.TaskCall.Any,
+    options: SubmitOptions | undefined
+  ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> {
+    if (this.closed) return Effect.fail(new ExecutorClosed())
+    const key = options?.idempotencyKey
+    if (key !== undefined) {
+      const existing = this.registry.idOfKey(key, this.clock.unsafeCurrentTimeMillis())
+      if (existing !== undefined) {
+        return Effect.succeed(TaskHandle.unsafeMake(existing, Task.isTaskCall(task) ? task.task.name : undefined))
       }
+    }
+    if (this.pending >= this.config.maxBacklog) {
+      return Effect.fail(new ExecutorBusy({ maxBacklog: this.config.maxBacklog }))
+    }
 
-      const queue = options?.queue ?? def?.queue
-      const lane = queue === undefined ? this.defaultLane : this.lanes.get(queue)
-      if (lane === undefined) return Effect.fail(new UnknownQueue({ queue: queue! }))
-      const priority = options?.priority ?? def?.priority ?? 0
-      if (!Number.isFinite(priority)) return Effect.fail(new InvalidOptions({ reason: "priority must be finite" }))
-      const now = this.clock.unsafeCurrentTimeMillis()
-      const delayMillis = delayOf(options, now)
-      if (delayMillis === undefined) {
-        return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
+    let name: string
+    let body: Effect.Effect<unknown, unknown>
+    let def: Task.Task.Any | undefined
+    if (Task.isTaskCall(task)) {
+      def = task.task
+      const valid = Schema.validateEither(def.payload as Schema.Schema<unknown, unknown, never>)(task.payload)
+      if (Either.isLeft(valid)) {
+        return Effect.fail(
+          new InvalidPayload({ task: def.name, reason: ParseResult.TreeFormatter.formatErrorSync(valid.left) })
+        )
       }
+      name = def.name
+      body = def.run(valid.right) as Effect.Effect<unknown, unknown>
+    } else {
+      name = options?.name ?? "effect"
+      body = task as Effect.Effect<unknown, unknown>
+    }
 
-      const entry = new Entry(
-        randomTaskId(),
-        name,
-        lane,
-        hooksOf(lane, name),
-        priority,
-        this.seq++,
-        body,
-        refsOf(fiber),
-        options?.onAbort ?? def?.onAbort ?? "run",
-        delayMillis,
-        key,
-        def,
-        options?.session,
-        now
-      )
-      this.registry.add(entry)
-      this.unfinished++
-      this.addPending(entry.lane, 1)
-      entry.metrics.submitted.update(1)
+    const queue = options?.queue ?? def?.queue
+    const lane = queue === undefined ? this.defaultLane : this.lanes.get(queue)
+    if (lane === undefined) return Effect.fail(new UnknownQueue({ queue: queue! }))
+    const priority = options?.priority ?? def?.priority ?? 0
+    if (!Number.isFinite(priority)) return Effect.fail(new InvalidOptions({ reason: "priority must be finite" }))
+    const now = this.clock.unsafeCurrentTimeMillis()
+    const delayMillis = delayOf(options, now)
+    if (delayMillis === undefined) {
+      return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
+    }
 
-      // A task runs with its submitter's context, request included; what it submits is not held
-      // because its request's response is done by then.
-      const hold = options?.when === "now" ? undefined : openHoldOf(fiber.currentContext)
-      if (hold !== undefined) hold.hold(this, entry)
-      else this.release(entry, true, now)
-      return Effect.succeed(TaskHandle.unsafeMake(entry.id, def?.name))
-    })
+    const entry = new Entry(
+      randomTaskId(),
+      name,
+      lane,
+      hooksOf(lane, name),
+      priority,
+      this.seq++,
+      body,
+      refsOf(fiber),
+      options?.onAbort ?? def?.onAbort ?? "run",
+      delayMillis,
+      key,
+      def,
+      options?.session,
+      now
+    )
+    this.registry.add(entry)
+    this.unfinished++
+    this.addPending(entry.lane, 1)
+    entry.metrics.submitted.update(1)
+
+    // A task runs with its submitter's context, request included; what it submits is not held
+    // because its request's response is done by then.
+    const hold = options?.when === "now" ? undefined : openHoldOf(fiber.currentContext)
+    if (hold !== undefined) hold.hold(this, entry)
+    else this.release(entry, true, now)
+    return Effect.succeed(TaskHandle.unsafeMake(entry.id, def?.name))
   }
 
   status(handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<TaskStatus.TaskStatus<any, any>, TaskNotFound> {
