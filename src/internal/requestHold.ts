@@ -5,7 +5,11 @@ import type { ServerResponse } from "node:http"
 
 /** Whoever holds items until a response is done: the memory supervisor, the durable engine. */
 export interface ResponseHolder<A> {
-  readonly releaseHeld: (items: ReadonlyArray<A>, aborted: boolean) => void
+  /**
+   * Takes back a request's held items. `inCallback` when called from the response's `close`
+   * event, outside any fiber (otherwise from a submit made after the response was done).
+   */
+  readonly releaseHeld: (items: ReadonlyArray<A>, aborted: boolean, inCallback: boolean) => void
 }
 
 /**
@@ -30,7 +34,7 @@ export class RequestHold {
 
   /** Holds an item until the response is done; if it is done already, hands it over at once. */
   hold<A>(holder: ResponseHolder<A>, item: A): void {
-    if (!this.open) return holder.releaseHeld([item], this.aborted)
+    if (!this.open) return holder.releaseHeld([item], this.aborted, false)
     if (this.holder === undefined) {
       this.holder = holder
       this.response.on("close", onResponseClose)
@@ -49,9 +53,9 @@ export class RequestHold {
   close(): void {
     this.open = false
     this.aborted = !this.response.writableFinished
-    this.holder!.releaseHeld(this.items, this.aborted)
+    this.holder!.releaseHeld(this.items, this.aborted, true)
     if (this.others !== undefined) {
-      for (const group of this.others) group.holder.releaseHeld(group.items, this.aborted)
+      for (const group of this.others) group.holder.releaseHeld(group.items, this.aborted, true)
     }
     this.holder = undefined
     this.items = []

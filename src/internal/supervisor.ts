@@ -10,6 +10,7 @@ import {
   FiberRefs,
   ParseResult,
   Runtime,
+  Scheduler,
   Schema,
   Tracer
 } from "effect"
@@ -100,6 +101,31 @@ interface Worker {
 const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
   (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
+/**
+ * The scheduler of idle workers. A worker woken from a response's `close` callback runs at once,
+ * in that callback, instead of a microtask later through Effect's scheduler: that saves the
+ * scheduler's bookkeeping and a promise per task. Everything else, and whatever the worker
+ * schedules while it runs, goes to Effect's default scheduler.
+ */
+class WakeScheduler implements Scheduler.Scheduler {
+  runNextInPlace = false
+
+  constructor(private readonly scheduler: Scheduler.Scheduler) {}
+
+  scheduleTask(task: Scheduler.Task, priority: number): void {
+    if (this.runNextInPlace) {
+      this.runNextInPlace = false
+      task()
+    } else {
+      this.scheduler.scheduleTask(task, priority)
+    }
+  }
+
+  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
+    return this.scheduler.shouldYield(fiber)
+  }
+}
+
 /** One submitted task, from submit until its retention ends. */
 class Entry {
   state: State = "Held"
@@ -162,12 +188,15 @@ export class Supervisor implements ResponseHolder<Entry> {
   private closed = false
   private stopped = false
   private onDrained: (() => void) | undefined = undefined
+  private readonly wakeScheduler: WakeScheduler
 
   constructor(
     readonly config: SupervisorConfig,
     private readonly clock: Clock.Clock,
-    private readonly workerRuntime: Runtime.Runtime<never>
+    private readonly workerRuntime: Runtime.Runtime<never>,
+    scheduler: Scheduler.Scheduler
   ) {
+    this.wakeScheduler = new WakeScheduler(scheduler)
     this.defaultLane = makeLane("default", config.concurrency)
     this.lanes.set("default", this.defaultLane)
     for (const [name, lane] of Object.entries(config.queues)) {
@@ -406,15 +435,21 @@ export class Supervisor implements ResponseHolder<Entry> {
     return entry === undefined || (handle.task !== undefined && handle.task !== entry.name) ? undefined : entry
   }
 
-  /** Hands a finished request's held tasks to the queues in one step. */
-  releaseHeld(group: ReadonlyArray<Entry>, aborted: boolean): void {
+  /**
+   * Hands a finished request's held tasks to the queues in one step. From the response's `close`
+   * callback, the worker it wakes starts in that callback rather than a scheduler tick later.
+   */
+  releaseHeld(group: ReadonlyArray<Entry>, aborted: boolean, inCallback: boolean): void {
     const now = this.clock.unsafeCurrentTimeMillis()
     for (const entry of group) {
       if (entry.state !== "Held") continue
       if (aborted && entry.onAbort === "drop") this.cancelPending(entry)
       else this.release(entry, false, now)
     }
+    if (!inCallback) return this.dispatch()
+    this.wakeScheduler.runNextInPlace = true
     this.dispatch()
+    this.wakeScheduler.runNextInPlace = false
   }
 
   private release(entry: Entry, dispatch: boolean, now: number): void {
@@ -493,7 +528,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   private spawnWorker(): void {
     const worker: Worker = { fiber: undefined, current: undefined, resume: undefined, woken: true }
     this.workers.add(worker)
-    worker.fiber = Runtime.runFork(this.workerRuntime, this.workLoop(worker))
+    worker.fiber = Runtime.runFork(this.workerRuntime, Effect.withScheduler(this.workLoop(worker), this.wakeScheduler))
     worker.fiber.addObserver(() => {
       this.workers.delete(worker)
       if (worker.woken) this.waking--
@@ -741,7 +776,12 @@ const resultOf = (entry: Entry): Effect.Effect<unknown, unknown> => {
 export const makeSupervisor = (config: SupervisorConfig): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const supervisor = new Supervisor(config, clock, yield* Effect.runtime<never>())
+    const supervisor = new Supervisor(
+      config,
+      clock,
+      yield* Effect.runtime<never>(),
+      yield* FiberRef.get(FiberRef.currentScheduler)
+    )
     yield* Effect.addFinalizer(() => supervisor.shutdown())
     return supervisor
   })
