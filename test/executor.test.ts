@@ -239,6 +239,18 @@ describe("concurrency and backlog", () => {
       expect(final.maxSlow).toBe(1)
     }).pipe(memory({ concurrency: 3, queues: { slow: { concurrency: 1 } } })))
 
+  it.effect("a burst of 5,000 submits from one fiber, with 1,000 workers allowed, all run", () =>
+    Effect.gen(function*() {
+      // Workers that start in place nest one call per worker: this burst overflowed the stack.
+      let ran = 0
+      const handles = []
+      for (let i = 0; i < 5_000; i++) {
+        handles.push(yield* Executor.submit(Effect.sync(() => void ran++), { when: "now" }))
+      }
+      yield* Effect.forEach(handles, Executor.await, { discard: true })
+      expect(ran).toBe(5_000)
+    }).pipe(memory({ concurrency: 1_000, maxBacklog: 5_000, maxRetained: 10_000 })))
+
   it.effect("past maxBacklog, submit fails with ExecutorBusy and nothing is lost", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()

@@ -189,6 +189,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   private stopped = false
   private onDrained: (() => void) | undefined = undefined
   private readonly wakeScheduler: WakeScheduler
+  private startingInPlace = false
 
   constructor(
     readonly config: SupervisorConfig,
@@ -528,7 +529,20 @@ export class Supervisor implements ResponseHolder<Entry> {
   private spawnWorker(): void {
     const worker: Worker = { fiber: undefined, current: undefined, resume: undefined, woken: true }
     this.workers.add(worker)
-    worker.fiber = Runtime.runFork(this.workerRuntime, Effect.withScheduler(this.workLoop(worker), this.wakeScheduler))
+    // A worker starts in place (its task is Running when `submit` returns), unless it is started
+    // by a worker starting in place: each one that starts wakes the next while more tasks are
+    // ready, so a burst of ~1,000 would nest one call per worker and overflow the stack.
+    const inPlace = !this.startingInPlace
+    this.startingInPlace = true
+    try {
+      worker.fiber = Runtime.runFork(
+        this.workerRuntime,
+        Effect.withScheduler(this.workLoop(worker), this.wakeScheduler),
+        { immediate: inPlace }
+      )
+    } finally {
+      if (inPlace) this.startingInPlace = false
+    }
     worker.fiber.addObserver(() => {
       this.workers.delete(worker)
       if (worker.woken) this.waking--
