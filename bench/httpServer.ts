@@ -11,6 +11,8 @@
  * - `middleware`: `plain` with `AfterResponse.middleware`
  * - `bare`:       `GET /` is the response itself (`hi`), no `Effect.gen` step: a reference for
  *                 what the handler's own generator step costs
+ * - `layer`:      `plain` with `Executor.layerMemory()` provided and unused: what two more services
+ *                 in the context cost (@effect/platform copies the context several times per request)
  * - `fork`:       `plain` with `yield* Effect.forkDaemon(Effect.void)` first: a reference for the
  *                 cheapest way Effect runs one more effect per request (not after the response)
  *
@@ -64,6 +66,7 @@ const apps: Record<Variant, () => Layer.Layer<never, never, HttpServer.HttpServe
   submit: () => HttpServer.serve(submitRouter, AfterResponse.middleware).pipe(Layer.provide(Executor.layerMemory())),
   middleware: () => HttpServer.serve(plainRouter, AfterResponse.middleware),
   bare: () => HttpServer.serve(routerOf(hi)),
+  layer: () => HttpServer.serve(plainRouter).pipe(Layer.provide(Executor.layerMemory())),
   fork: () => HttpServer.serve(forkRouter)
 }
 const app = apps[variant]()

@@ -19,7 +19,7 @@
  *   BENCH_WARMUP_SECONDS [1]   unmeasured autocannon run against each fresh server first
  *   BENCH_CONNECTIONS [50]     autocannon connections
  *   BENCH_HTTP_ROUNDS [4]      how many times the a,b,c,d sequence runs
- *   BENCH_HTTP_VARIANTS [plain,submit,middleware,bare]  add `fork` for `Effect.forkDaemon(Effect.void)`
+ *   BENCH_HTTP_VARIANTS [plain,submit,middleware,bare]  also `layer`, `fork` (see bench/httpServer.ts)
  *   BENCH_TASKS [200000]       tasks per memory round
  *   BENCH_ROUNDS [4]           memory rounds (each: one baseline, one executor)
  *   BENCH_CONCURRENCY [1000]   layerMemory concurrency in the memory benchmark

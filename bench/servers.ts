@@ -6,16 +6,17 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { join } from "node:path"
 import { envList, root, track } from "./harness.js"
 
-export type Variant = "plain" | "submit" | "middleware" | "bare" | "fork"
+export type Variant = "plain" | "submit" | "middleware" | "bare" | "layer" | "fork"
 
-export const variants: ReadonlyArray<Variant> = ["plain", "submit", "middleware", "bare", "fork"]
+export const variants: ReadonlyArray<Variant> = ["plain", "submit", "middleware", "bare", "layer", "fork"]
 
 export const label: Record<Variant, string> = {
   plain: "(a) handler, no submit",
   submit: "(b) middleware + submit",
   middleware: "(c) middleware, no submit",
   bare: "(d) bare response",
-  fork: "(e) forkDaemon(Effect.void)"
+  layer: "(e) handler + layerMemory",
+  fork: "(f) forkDaemon(Effect.void)"
 }
 
 /** The variants named in `BENCH_HTTP_VARIANTS` (comma-separated), or `fallback`. */
