@@ -104,8 +104,8 @@ const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRef
 /**
  * The scheduler of idle workers. A worker woken from a response's `close` callback runs at once,
  * in that callback, instead of a microtask later through Effect's scheduler: that saves the
- * scheduler's bookkeeping and a promise per task. Everything else, and whatever the worker
- * schedules while it runs, goes to Effect's default scheduler.
+ * scheduler's bookkeeping and a promise per task (about 1.3 KB allocated per request). Every other
+ * wake-up goes to the scheduler the layer was built with; a running task uses its submitter's.
  */
 class WakeScheduler implements Scheduler.Scheduler {
   runNextInPlace = false
