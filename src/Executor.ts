@@ -152,13 +152,24 @@ export const submit: {
  */
 const submitInFiber: unique symbol = Symbol.for("effect-executor/Executor/submitIn")
 
+type SubmitIn = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  task: any,
+  options: SubmitOptions | undefined
+) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>
+
 interface SubmitsIn {
-  readonly [submitInFiber]: (
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    task: any,
-    options: SubmitOptions | undefined
-  ) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>
+  readonly [submitInFiber]: SubmitIn
 }
+
+/** An executor's `submit` and its in-fiber twin, both from the one function, so they cannot drift apart. */
+const submitting = (submitIn: SubmitIn): Pick<Executor, "submit"> & SubmitsIn => ({
+  submit: ((task: any, options?: SubmitOptions) =>
+    Effect.withFiberRuntime<TaskHandle.TaskHandle<any, any>, SubmitError>((fiber) =>
+      submitIn(fiber, task, options)
+    )) as Executor["submit"],
+  [submitInFiber]: submitIn
+})
 
 /**
  * @since 0.1.0
@@ -242,8 +253,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Superviso
 /** @internal */
 export const fromSupervisor = (supervisor: Supervisor): Executor & SubmitsIn => ({
   reliability: "volatile",
-  submit: ((task: any, options?: SubmitOptions) => supervisor.submit(task, options)) as Executor["submit"],
-  [submitInFiber]: (fiber, task, options) => supervisor.submitIn(fiber, task, options),
+  ...submitting((fiber, task, options) => supervisor.submitIn(fiber, task, options)),
   status: (handle) => supervisor.status(handle),
   await: (handle) => supervisor.await(handle) as Effect.Effect<any, any>,
   interrupt: (handle) => supervisor.interrupt(handle)
@@ -349,10 +359,9 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
     const inMemory = (handle: TaskHandle.TaskHandle<unknown, unknown>) => memory.has(handle?.id)
     const executor: Executor & SubmitsIn = {
       reliability: "durable",
-      submit: ((task: any, submitOptions?: SubmitOptions) =>
-        Task.isTaskCall(task) ? engine.submit(task, submitOptions) : memory.submit(task, submitOptions)) as Executor["submit"],
-      [submitInFiber]: (fiber, task, submitOptions) =>
-        Task.isTaskCall(task) ? engine.submit(task, submitOptions) : memory.submitIn(fiber, task, submitOptions),
+      ...submitting((fiber, task, submitOptions) =>
+        Task.isTaskCall(task) ? engine.submit(task, submitOptions) : memory.submitIn(fiber, task, submitOptions)
+      ),
       status: (handle) => inMemory(handle) ? memory.status(handle) : engine.status(handle),
       await: (handle) => (inMemory(handle) ? memory.await(handle) : engine.await(handle)) as Effect.Effect<any, any>,
       interrupt: (handle) => inMemory(handle) ? memory.interrupt(handle) : engine.interrupt(handle)

@@ -16,7 +16,7 @@ import {
   TestClock
 } from "effect"
 import { Executor, ExecutorError, Task, TaskHandle, TaskStatus } from "../src/index.js"
-import { makeMemory } from "../src/Executor.js"
+import { fromSupervisor, makeMemory } from "../src/Executor.js"
 import { awaitSleepers, recordingTracer } from "./support.js"
 
 class ReportError extends Schema.TaggedError<ReportError>()("ReportError", { reason: Schema.String }) {}
@@ -412,9 +412,10 @@ describe("retention", () => {
   it.scoped("after 100,000 finished tasks the registry holds no more than maxRetained", () =>
     Effect.gen(function*() {
       const supervisor = yield* makeMemory({ concurrency: 64, maxBacklog: 100_000, maxRetained: 500 })
+      const executor = fromSupervisor(supervisor)
       const handles: Array<TaskHandle.TaskHandle<unknown, unknown>> = []
       for (let i = 0; i < 100_000; i++) {
-        handles.push(yield* supervisor.submit(Effect.succeed(i), { when: "now" }))
+        handles.push(yield* executor.submit(Effect.succeed(i), { when: "now" }))
       }
       yield* supervisor.await(handles[handles.length - 1]!)
       yield* Effect.forEach(handles, (h) => Effect.either(supervisor.await(h)), { discard: true })

@@ -174,7 +174,6 @@ export class Supervisor implements ResponseHolder<Entry> {
   private readonly registry: TaskRegistry<Entry>
   /** Entries held, delayed, queued or running. */
   private unfinished = 0
-  /** Finished entries in the order they finished, for retention. */
   private readonly lanes = new Map<string, Lane>()
   private readonly defaultLane: Lane
   private readonly singleLane: boolean
@@ -217,15 +216,8 @@ export class Supervisor implements ResponseHolder<Entry> {
     return this.registry.size
   }
 
-  submit(
-    task: Effect.Effect<unknown, unknown, unknown> | Task.TaskCall.Any,
-    options: SubmitOptions | undefined
-  ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> {
-    return Effect.withFiberRuntime((fiber) => this.submitIn(fiber, task, options))
-  }
-
   /**
-   * `submit` on the submitter's fiber, so that `Executor.submit` costs one step of that fiber
+   * Submits on the submitter's fiber, so that `Executor.submit` costs one step of that fiber
    * (measured with bench/instructions.ts).
    */
   submitIn(
@@ -572,7 +564,7 @@ export class Supervisor implements ResponseHolder<Entry> {
         worker.current = following
         following.worker = worker
         // more are ready: the next worker starts looking while this one runs its task
-        if (this.waking === 0 && this.hasReady()) this.wakeWorker()
+        this.dispatch()
         return run()
       }
       const wokenUp = (): Effect.Effect<void> => {
