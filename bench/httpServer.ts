@@ -7,8 +7,12 @@
  * - `plain`:      @effect/platform-node server; `GET /` runs the submit handler without its submit
  *                 line, `Effect.gen(function*() { return yield* hi })`, with no middleware
  * - `submit`:     the same handler with `yield* Executor.submit(Effect.void)` first (held until the
- *                 response is written), `AfterResponse.middleware` and `Executor.layerMemory()`
- * - `middleware`: `plain` with `AfterResponse.middleware`
+ *                 response is written), `AfterResponse.middleware` applied to the router (the
+ *                 wiring DESIGN.md and the README show first) and `Executor.layerMemory()`
+ * - `middleware`: `plain` with `AfterResponse.middleware`, applied the same way
+ * - `serve`:      `submit` with the middleware given to `HttpServer.serve(app, middleware)` instead:
+ *                 the platform then wraps every request in its own middleware step (about 3,000
+ *                 instructions per request, bench/instructions.ts)
  * - `bare`:       `GET /` is the response itself (`hi`), no `Effect.gen` step: a reference for
  *                 what the handler's own generator step costs
  * - `layer`:      `plain` with `Executor.layerMemory()` provided and unused: what two more services
@@ -63,8 +67,9 @@ const printPort = Layer.effectDiscard(
 
 const apps: Record<Variant, () => Layer.Layer<never, never, HttpServer.HttpServer>> = {
   plain: () => HttpServer.serve(plainRouter),
-  submit: () => HttpServer.serve(submitRouter, AfterResponse.middleware).pipe(Layer.provide(Executor.layerMemory())),
-  middleware: () => HttpServer.serve(plainRouter, AfterResponse.middleware),
+  submit: () => submitRouter.pipe(AfterResponse.middleware, HttpServer.serve(), Layer.provide(Executor.layerMemory())),
+  middleware: () => plainRouter.pipe(AfterResponse.middleware, HttpServer.serve()),
+  serve: () => HttpServer.serve(submitRouter, AfterResponse.middleware).pipe(Layer.provide(Executor.layerMemory())),
   bare: () => HttpServer.serve(routerOf(hi)),
   layer: () => HttpServer.serve(plainRouter).pipe(Layer.provide(Executor.layerMemory())),
   fork: () => HttpServer.serve(forkRouter)

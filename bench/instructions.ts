@@ -18,7 +18,7 @@
  *   BENCH_IR_WARM [3000]       requests before counting starts
  *   BENCH_IR_REQUESTS [2000]   requests counted
  *   BENCH_IR_RUNS [1]          runs of each variant
- *   BENCH_HTTP_VARIANTS [plain,submit,middleware,layer,fork]  see bench/httpServer.ts
+ *   BENCH_HTTP_VARIANTS [plain,submit,middleware,serve,layer,fork]  see bench/httpServer.ts
  */
 import autocannon from "autocannon"
 import { execFileSync } from "node:child_process"
@@ -33,7 +33,7 @@ killChildrenOnExit()
 const WARM = Math.round(env("BENCH_IR_WARM", 3000))
 const REQUESTS = Math.round(env("BENCH_IR_REQUESTS", 2000))
 const RUNS = Math.round(env("BENCH_IR_RUNS", 1))
-const order = chosenVariants("plain,submit,middleware,layer,fork")
+const order = chosenVariants("plain,submit,middleware,serve,layer,fork")
 
 /** Functions of V8's compilers (TurboFan, Maglev, the baseline compiler) and of deoptimization. */
 const compilerFunction =

@@ -10,7 +10,8 @@
  *    (bench/httpServer.ts): (a) the handler without middleware and without its submit line,
  *    (b) `AfterResponse.middleware` + the handler with one `Executor.submit(Effect.void)`,
  *    (c) the middleware without submit, (d) the bare response with no `Effect.gen` step (a
- *    reference). Variants run alternately (a,b,c,d,a,b,c,d...). Target b/a >= 0.9.
+ *    reference), (g) (b) with the middleware given to `HttpServer.serve(app, middleware)` instead
+ *    of applied to the router. Variants run alternately (a,b,c,d,g,a,b,...). Target b/a >= 0.9.
  *    `npx tsx bench/instructions.ts` counts the same servers' instructions per request instead
  *    (deterministic; needs valgrind).
  *
@@ -18,8 +19,8 @@
  *   BENCH_SECONDS [8]          measured autocannon duration per server run
  *   BENCH_WARMUP_SECONDS [1]   unmeasured autocannon run against each fresh server first
  *   BENCH_CONNECTIONS [50]     autocannon connections
- *   BENCH_HTTP_ROUNDS [4]      how many times the a,b,c,d sequence runs
- *   BENCH_HTTP_VARIANTS [plain,submit,middleware,bare]  also `layer`, `fork` (see bench/httpServer.ts)
+ *   BENCH_HTTP_ROUNDS [4]      how many times the sequence of variants runs
+ *   BENCH_HTTP_VARIANTS [plain,submit,middleware,bare,serve]  also `layer`, `fork` (see bench/httpServer.ts)
  *   BENCH_TASKS [200000]       tasks per memory round
  *   BENCH_ROUNDS [4]           memory rounds (each: one baseline, one executor)
  *   BENCH_CONCURRENCY [1000]   layerMemory concurrency in the memory benchmark
@@ -124,7 +125,7 @@ const memoryBench = async (): Promise<MemoryResult> => {
 // 2. HTTP
 // ---------------------------------------------------------------------------------------------
 
-const httpOrder = chosenVariants("plain,submit,middleware,bare")
+const httpOrder = chosenVariants("plain,submit,middleware,bare,serve")
 
 
 interface HttpRun {

@@ -6,9 +6,9 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { join } from "node:path"
 import { envList, root, track } from "./harness.js"
 
-export type Variant = "plain" | "submit" | "middleware" | "bare" | "layer" | "fork"
+export type Variant = "plain" | "submit" | "middleware" | "bare" | "layer" | "fork" | "serve"
 
-export const variants: ReadonlyArray<Variant> = ["plain", "submit", "middleware", "bare", "layer", "fork"]
+export const variants: ReadonlyArray<Variant> = ["plain", "submit", "middleware", "bare", "layer", "fork", "serve"]
 
 export const label: Record<Variant, string> = {
   plain: "(a) handler, no submit",
@@ -16,7 +16,8 @@ export const label: Record<Variant, string> = {
   middleware: "(c) middleware, no submit",
   bare: "(d) bare response",
   layer: "(e) handler + layerMemory",
-  fork: "(f) forkDaemon(Effect.void)"
+  fork: "(f) forkDaemon(Effect.void)",
+  serve: "(g) (b), HttpServer.serve(app, mw)"
 }
 
 /** The variants named in `BENCH_HTTP_VARIANTS` (comma-separated), or `fallback`. */

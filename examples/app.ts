@@ -305,7 +305,8 @@ export interface Options {
  */
 export const layer = (options: Options = {}): Layer.Layer<never, StoreUnavailable, HttpServer.HttpServer> =>
   app.pipe(
-    HttpServer.serve(AfterResponse.middleware),
+    AfterResponse.middleware,
+    HttpServer.serve(),
     Layer.provide(Executor.layerSqlite({
       filename: options.filename ?? "data/tasks.db",
       tasks: [SendWelcome, BuildReport, VacuumDatabase],

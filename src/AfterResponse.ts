@@ -7,11 +7,15 @@
  * A request that submits nothing pays one property write (a mark on its Node response): the
  * request's hold is made and the response's listener attached on its first submit.
  *
+ * Apply it to the app, as below. `HttpServer.serve(AfterResponse.middleware)` works the same, but
+ * the platform then adds an error-handling step of its own around every request.
+ *
  * @example
  * ```ts
  * HttpRouter.empty.pipe(
  *   HttpRouter.post("/signup", signup),
- *   HttpServer.serve(AfterResponse.middleware),
+ *   AfterResponse.middleware,
+ *   HttpServer.serve(),
  *   Layer.provide(Executor.layerMemory())
  * )
  * ```

@@ -12,7 +12,8 @@
  *
  * HttpRouter.empty.pipe(
  *   HttpRouter.post("/signup", signup),
- *   HttpServer.serve(AfterResponse.middleware),
+ *   AfterResponse.middleware,
+ *   HttpServer.serve(),
  *   Layer.provide(Executor.layerMemory({ concurrency: 16 }))
  * )
  * ```

@@ -10,7 +10,8 @@ const gatedBody = (gate: Queue.Dequeue<void>, chunks: ReadonlyArray<string>) =>
   Stream.fromIterable(chunks).pipe(Stream.tap(() => Queue.take(gate)), Stream.encodeText)
 
 describe("AfterResponse.middleware", () => {
-  it.live("a task starts only after the client has received the whole streamed body", () =>
+  for (const wiring of ["serve", "app"] as const) {
+  it.live(`a task starts only after the client has received the whole streamed body (middleware given to ${wiring === "app" ? "the app" : "HttpServer.serve"})`, () =>
     Effect.gen(function*() {
       const gate = yield* Queue.unbounded<void>()
       const started = yield* Deferred.make<void>()
@@ -27,7 +28,7 @@ describe("AfterResponse.middleware", () => {
           })
         )
       )
-      const { executor, port } = yield* startServer(router)
+      const { executor, port } = yield* startServer(router, { wiring })
       // Node sends the headers with the first chunk, so the first chunk is released up front
       yield* Queue.offer(gate, undefined)
       const response = yield* request(port, "/stream")
@@ -49,6 +50,7 @@ describe("AfterResponse.middleware", () => {
       yield* Deferred.await(started)
       expect(yield* executor.await(h)).toBe("ran")
     }).pipe(Effect.scoped))
+  }
 
   it.live("the response does not wait for a task that takes 2 seconds", () =>
     Effect.gen(function*() {

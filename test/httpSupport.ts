@@ -6,7 +6,7 @@ import { AfterResponse, Executor, type ExecutorAdmin } from "../src/index.js"
 
 /**
  * Serves `router` on a real Node HTTP server on port 0, with `AfterResponse.middleware` (unless
- * `afterResponse` is false) and the given executor layer. Returns the port and the executor that
+ * `afterResponse` is false, given to `HttpServer.serve` unless `wiring` is "app") and the given executor layer. Returns the port and the executor that
  * the handlers use.
  */
 export const startServer = <E>(
@@ -14,12 +14,16 @@ export const startServer = <E>(
   options: {
     readonly executor?: Layer.Layer<Executor.Executor | ExecutorAdmin.ExecutorAdmin> | undefined
     readonly afterResponse?: boolean | undefined
+    /** How the middleware is applied: given to `HttpServer.serve` (default) or to the app itself. */
+    readonly wiring?: "serve" | "app" | undefined
     readonly extra?: Layer.Layer<never> | undefined
   } = {}
 ) =>
   Effect.gen(function*() {
     const served = options.afterResponse === false
       ? HttpServer.serve(router)
+      : options.wiring === "app"
+      ? router.pipe(AfterResponse.middleware, HttpServer.serve())
       : HttpServer.serve(router, AfterResponse.middleware)
     const layer = served.pipe(
       Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })),
