@@ -85,13 +85,23 @@ const hooksOf = (lane: Lane, task: string): Hooks => {
 
 /**
  * A long-lived fiber that runs tasks one after another. `current` is the task it runs; `resume`
- * wakes it while it is idle; `woken` is set from its wake-up (or start) until it looks for a task.
+ * hands it its next task while it is idle.
  */
 interface Worker {
   fiber: Fiber.RuntimeFiber<void> | undefined
   current: Entry | undefined
   resume: ((effect: Effect.Effect<void>) => void) | undefined
-  woken: boolean
+  /** The worker's fiber as the runtime sees it, to swap in a submitter's fiber refs. */
+  runtimeFiber: RuntimeFiberInternals | undefined
+  /** The task's effect with the worker's outcome handlers, for a task handed to it while idle. */
+  runTask: ((entry: Entry) => Effect.Effect<void>) | undefined
+  readonly scheduler: HandOverScheduler
+}
+
+/** The two members of Effect's FiberRuntime that a worker uses to run a task with its submitter's refs. */
+interface RuntimeFiberInternals {
+  setFiberRefs(refs: FiberRefs.FiberRefs): void
+  currentScheduler: Scheduler.Scheduler
 }
 
 /**
@@ -102,28 +112,46 @@ const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRef
   (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
 /**
- * The scheduler of idle workers. A worker woken from a response's `close` callback runs at once,
- * in that callback, instead of a microtask later through Effect's scheduler: that saves the
- * scheduler's bookkeeping and a promise per task (about 1.3 KB allocated per request). Every other
- * wake-up goes to the scheduler the layer was built with; a running task uses its submitter's.
+ * A worker's scheduler while it runs a task: the task's own (its submitter's), except that the
+ * resumption that hands an idle worker its task from a response's `close` callback runs at once,
+ * in that callback, instead of a microtask later: that saves the scheduler's bookkeeping and a
+ * promise per task (about 1.3 KB allocated per request).
  */
-class WakeScheduler implements Scheduler.Scheduler {
+class HandOverScheduler implements Scheduler.Scheduler {
   runNextInPlace = false
 
-  constructor(private readonly scheduler: Scheduler.Scheduler) {}
+  constructor(public delegate: Scheduler.Scheduler) {}
 
   scheduleTask(task: Scheduler.Task, priority: number): void {
     if (this.runNextInPlace) {
       this.runNextInPlace = false
       task()
     } else {
-      this.scheduler.scheduleTask(task, priority)
+      this.delegate.scheduleTask(task, priority)
     }
   }
 
   shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
-    return this.scheduler.shouldYield(fiber)
+    return this.delegate.shouldYield(fiber)
   }
+}
+
+/**
+ * An effect that suspends its fiber until `register`'s callback is called, and can be run any
+ * number of times: Effect's own async instruction, built once. `Effect.async` builds a new one, and
+ * its closures, each time it runs, one step more per idle period of a worker (measured with
+ * bench/instructions.ts). Falls back to `Effect.async` should Effect's instruction change shape.
+ */
+const reusableAsync = (register: (resume: (effect: Effect.Effect<void>) => void) => void): Effect.Effect<void> => {
+  // a register of one parameter and no canceler: Effect.async answers its bare instruction
+  const made = Effect.async<void>((_resume) => {})
+  const instruction = (made as unknown as { commit?: () => { _op?: unknown; effect_instruction_i0?: unknown } })
+    .commit?.()
+  if (instruction?._op !== "Async" || typeof instruction.effect_instruction_i0 !== "function") {
+    return Effect.async<void>(register)
+  }
+  instruction.effect_instruction_i0 = register
+  return instruction as unknown as Effect.Effect<void>
 }
 
 /** One submitted task, from submit until its retention ends. */
@@ -137,8 +165,9 @@ class Entry {
   value: unknown = undefined
   error: unknown = undefined
   waiters: Array<() => void> | undefined = undefined
+  /** Times in milliseconds since the supervisor's `epoch`: small integers, stored unboxed. */
   finishedAt = 0
-  startedAt = 0
+  startedAt = -1
   releasedAt = 0
   constructor(
     readonly id: string,
@@ -172,6 +201,11 @@ class Entry {
  */
 export class Supervisor implements ResponseHolder<Entry> {
   private readonly registry: TaskRegistry<Entry>
+  /**
+   * When the supervisor was made: entries keep their times relative to it, as small integers that
+   * V8 stores in the entry itself rather than as one boxed number per field (for 12 days of uptime).
+   */
+  private readonly epoch: number
   /** Entries held, delayed, queued or running. */
   private unfinished = 0
   private readonly lanes = new Map<string, Lane>()
@@ -179,24 +213,27 @@ export class Supervisor implements ResponseHolder<Entry> {
   private readonly singleLane: boolean
   private readonly workers = new Set<Worker>()
   private readonly idle: Array<Worker> = []
-  /** Workers woken or started that have not looked for a task yet. */
-  private waking = 0
+  /** Workers started that have not looked for a task yet. */
+  private starting = 0
   private pending = 0
   private running = 0
   private seq = 0
   private closed = false
   private stopped = false
   private onDrained: (() => void) | undefined = undefined
-  private readonly wakeScheduler: WakeScheduler
+  /** Set while a worker starts in place (see `spawnWorker`). */
   private startingInPlace = false
+  /** Set while `dispatch` runs in a response's `close` callback: the first hand-over runs in place. */
+  private inCallback = false
 
   constructor(
     readonly config: SupervisorConfig,
     private readonly clock: Clock.Clock,
     private readonly workerRuntime: Runtime.Runtime<never>,
-    scheduler: Scheduler.Scheduler
+    /** The scheduler the layer was built with: a worker's until it runs a task. */
+    private readonly scheduler: Scheduler.Scheduler
   ) {
-    this.wakeScheduler = new WakeScheduler(scheduler)
+    this.epoch = clock.unsafeCurrentTimeMillis()
     this.defaultLane = makeLane("default", config.concurrency)
     this.lanes.set("default", this.defaultLane)
     for (const [name, lane] of Object.entries(config.queues)) {
@@ -228,7 +265,7 @@ export class Supervisor implements ResponseHolder<Entry> {
     if (this.closed) return Effect.fail(new ExecutorClosed())
     const key = options?.idempotencyKey
     if (key !== undefined) {
-      const existing = this.registry.idOfKey(key, this.clock.unsafeCurrentTimeMillis())
+      const existing = this.registry.idOfKey(key, this.now())
       if (existing !== undefined) {
         return Effect.succeed(TaskHandle.unsafeMake(existing, Task.isTaskCall(task) ? task.task.name : undefined))
       }
@@ -260,8 +297,8 @@ export class Supervisor implements ResponseHolder<Entry> {
     if (lane === undefined) return Effect.fail(new UnknownQueue({ queue: queue! }))
     const priority = options?.priority ?? def?.priority ?? 0
     if (!Number.isFinite(priority)) return Effect.fail(new InvalidOptions({ reason: "priority must be finite" }))
-    const now = this.clock.unsafeCurrentTimeMillis()
-    const delayMillis = delayOf(options, now)
+    const now = this.now()
+    const delayMillis = delayOf(options, now + this.epoch)
     if (delayMillis === undefined) {
       return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
     }
@@ -362,16 +399,16 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   /** The entry under an id, if it is retained. */
   entryInfo(id: string): ExecutorAdmin.TaskInfo | undefined {
-    const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.clock.unsafeCurrentTimeMillis()) : undefined
-    return entry === undefined ? undefined : infoOf(entry)
+    const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.now()) : undefined
+    return entry === undefined ? undefined : infoOf(entry, this.epoch)
   }
 
   /** Retained tasks, newest first. */
   list(options: { readonly state?: string | undefined; readonly queue?: string | undefined; readonly limit: number }) {
     const out: Array<ExecutorAdmin.TaskInfo> = []
-    const entries = this.registry.values(this.clock.unsafeCurrentTimeMillis())
+    const entries = this.registry.values(this.now())
     for (let i = 0; i < entries.length && out.length < options.limit; i++) {
-      const info = infoOf(entries[i]!)
+      const info = infoOf(entries[i]!, this.epoch)
       if (options.state !== undefined && info.state !== options.state) continue
       if (options.queue !== undefined && info.queue !== options.queue) continue
       out.push(info)
@@ -381,7 +418,7 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   counts(): Array<ExecutorAdmin.TaskCount> {
     const counts = new Map<string, ExecutorAdmin.TaskCount>()
-    for (const entry of this.registry.values(this.clock.unsafeCurrentTimeMillis())) {
+    for (const entry of this.registry.values(this.now())) {
       const state = storedStateOf(entry.state)
       const key = `${entry.lane.name}\u0000${state}`
       const current = counts.get(key)
@@ -393,7 +430,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   /** Runs a failed or interrupted task again, from its first attempt. */
   retry(id: string): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> {
     return Effect.suspend((): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> => {
-      const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.clock.unsafeCurrentTimeMillis()) : undefined
+      const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.now()) : undefined
       if (entry === undefined) return Effect.fail(new TaskNotFound({ id }))
       if ((entry.state !== "Failed" && entry.state !== "Interrupted") || entry.body === undefined) {
         return Effect.fail(new ExecutorAdmin.NotRetryable({ id, reason: `it is ${entry.state}` }))
@@ -402,17 +439,23 @@ export class Supervisor implements ResponseHolder<Entry> {
       entry.attempt = 0
       entry.error = undefined
       entry.finishedAt = 0
+      entry.startedAt = -1
       this.registry.reopen(entry)
       this.unfinished++
       this.addPending(entry.lane, 1)
-      this.enqueue(entry, true, this.clock.unsafeCurrentTimeMillis())
+      this.enqueue(entry, true, this.now())
       return Effect.void
     })
   }
 
   /** Forgets finished tasks past their retention; answers how many. */
   prune(): number {
-    return this.registry.prune(this.clock.unsafeCurrentTimeMillis())
+    return this.registry.prune(this.now())
+  }
+
+  /** Milliseconds since `epoch`. */
+  private now(): number {
+    return this.clock.unsafeCurrentTimeMillis() - this.epoch
   }
 
   private addPending(lane: Lane, delta: number): void {
@@ -424,7 +467,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   private lookup(handle: TaskHandle.TaskHandle<unknown, unknown>): Entry | undefined {
     const id = handle?.id
     if (!isWellFormedTaskId(id)) return undefined
-    const entry = this.registry.get(id, this.clock.unsafeCurrentTimeMillis())
+    const entry = this.registry.get(id, this.now())
     return entry === undefined || (handle.task !== undefined && handle.task !== entry.name) ? undefined : entry
   }
 
@@ -433,16 +476,18 @@ export class Supervisor implements ResponseHolder<Entry> {
    * callback, the worker it wakes starts in that callback rather than a scheduler tick later.
    */
   releaseHeld(group: ReadonlyArray<Entry>, aborted: boolean, inCallback: boolean): void {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = this.now()
     for (const entry of group) {
       if (entry.state !== "Held") continue
       if (aborted && entry.onAbort === "drop") this.cancelPending(entry)
       else this.release(entry, false, now)
     }
-    if (!inCallback) return this.dispatch()
-    this.wakeScheduler.runNextInPlace = true
-    this.dispatch()
-    this.wakeScheduler.runNextInPlace = false
+    this.inCallback = inCallback
+    try {
+      this.dispatch()
+    } finally {
+      this.inCallback = false
+    }
   }
 
   private release(entry: Entry, dispatch: boolean, now: number): void {
@@ -460,7 +505,7 @@ export class Supervisor implements ResponseHolder<Entry> {
         Effect.sleep(entry.delayMillis).pipe(Effect.zipRight(Effect.sync(() => {
           entry.timer = undefined
           // unless it was cancelled while the timer's interruption was on its way
-          if (entry.state === "Delayed") this.enqueue(entry, true, this.clock.unsafeCurrentTimeMillis())
+          if (entry.state === "Delayed") this.enqueue(entry, true, this.now())
         })))
       )
       return
@@ -476,13 +521,17 @@ export class Supervisor implements ResponseHolder<Entry> {
   }
 
   /**
-   * Makes sure a worker will look for ready tasks: wakes one (or starts one) unless one is already
-   * on its way. A worker that takes a task wakes the next while more are ready, so a burst of
-   * tasks released together costs one or two wake-ups when the tasks finish quickly, and still
-   * spreads over workers when they wait.
+   * Hands ready tasks to idle workers, and starts a worker when tasks are left over and the
+   * concurrency allows one more (one at a time: a worker that starts takes a task and dispatches
+   * again). A task is marked running when it is handed over.
    */
   private dispatch(): void {
-    if (this.waking === 0 && this.hasReady()) this.wakeWorker()
+    while (this.idle.length > 0) {
+      const entry = this.takeNext(this.now())
+      if (entry === undefined) return
+      this.handOver(this.idle.pop()!, entry)
+    }
+    if (this.starting === 0 && this.workers.size < this.config.concurrency && this.hasReady()) this.spawnWorker()
   }
 
   private hasReady(): boolean {
@@ -495,18 +544,34 @@ export class Supervisor implements ResponseHolder<Entry> {
     return this.singleLane ? this.readyDefaultLane() : this.readyLane()
   }
 
-  private wakeWorker(): void {
-    const worker = this.idle.pop()
-    if (worker !== undefined) {
-      this.waking++
-      worker.woken = true
-      const resume = worker.resume!
-      worker.resume = undefined
-      resume(Effect.void)
-    } else if (this.workers.size < this.config.concurrency) {
-      this.waking++
-      this.spawnWorker()
+  /**
+   * Resumes an idle worker with its task. From a response's `close` callback, the first one runs
+   * in that callback (see HandOverScheduler).
+   */
+  private handOver(worker: Worker, entry: Entry): void {
+    const resume = worker.resume!
+    worker.resume = undefined
+    this.enter(worker, entry)
+    const effect = worker.runTask!(entry)
+    if (this.inCallback) {
+      this.inCallback = false
+      worker.scheduler.runNextInPlace = true
     }
+    try {
+      resume(effect)
+    } finally {
+      worker.scheduler.runNextInPlace = false
+    }
+  }
+
+  /** Gives a worker's fiber the task's submitter's refs (services, logger, clock, tracer, scheduler). */
+  private enter(worker: Worker, entry: Entry): void {
+    worker.current = entry
+    entry.worker = worker
+    const fiber = worker.runtimeFiber!
+    fiber.setFiberRefs(entry.refs!)
+    worker.scheduler.delegate = fiber.currentScheduler
+    fiber.currentScheduler = worker.scheduler
   }
 
   /** The next task to run, marked running, if one is ready and a slot is free. */
@@ -519,25 +584,29 @@ export class Supervisor implements ResponseHolder<Entry> {
   }
 
   private spawnWorker(): void {
-    const worker: Worker = { fiber: undefined, current: undefined, resume: undefined, woken: true }
+    const worker: Worker = {
+      fiber: undefined,
+      current: undefined,
+      resume: undefined,
+      runtimeFiber: undefined,
+      runTask: undefined,
+      scheduler: new HandOverScheduler(this.scheduler)
+    }
     this.workers.add(worker)
+    this.starting++
     // A worker starts in place (its task is Running when `submit` returns), unless it is started
-    // by a worker starting in place: each one that starts wakes the next while more tasks are
+    // by a worker starting in place: each one that starts dispatches again while more tasks are
     // ready, so a burst of ~1,000 would nest one call per worker and overflow the stack.
     const inPlace = !this.startingInPlace
     this.startingInPlace = true
     try {
-      worker.fiber = Runtime.runFork(
-        this.workerRuntime,
-        Effect.withScheduler(this.workLoop(worker), this.wakeScheduler),
-        { immediate: inPlace }
-      )
+      worker.fiber = Runtime.runFork(this.workerRuntime, this.workLoop(worker), { immediate: inPlace })
     } finally {
       if (inPlace) this.startingInPlace = false
     }
     worker.fiber.addObserver(() => {
       this.workers.delete(worker)
-      if (worker.woken) this.waking--
+      if (worker.runTask === undefined) this.starting--
       const i = this.idle.indexOf(worker)
       if (i >= 0) this.idle.splice(i, 1)
       // interrupted while running its task
@@ -549,71 +618,57 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   /**
    * A worker runs tasks one after another in its own fiber, each with the fiber refs (services,
-   * logger, clock, tracer) of the fiber that submitted it: no fiber is created per task. An
-   * interrupt aimed at its task ends the worker; its observer records the task as interrupted.
-   * Everything but the task is allocated once per worker.
+   * logger, clock, tracer) of the fiber that submitted it: no fiber is created per task. Between
+   * tasks it takes the next ready one itself; when there is none it suspends until `dispatch`
+   * hands it one. An interrupt aimed at its task ends the worker; its observer records the task as
+   * interrupted. Everything but the task is allocated once per worker.
    */
   private workLoop(worker: Worker): Effect.Effect<void> {
     return Effect.withFiberRuntime<void>((fiber) => {
       const own = fiber.getFiberRefs()
-      // FiberRuntime's own method: the worker swaps in the submitter's fiber refs per task
-      const runtimeFiber = fiber as unknown as { setFiberRefs(refs: FiberRefs.FiberRefs): void }
+      // FiberRuntime's own members: the worker swaps in the submitter's fiber refs per task
+      const runtimeFiber = fiber as unknown as RuntimeFiberInternals
+      const waitForTask = reusableAsync((resume) => {
+        if (this.stopped) return resume(Effect.void)
+        worker.resume = resume
+        this.idle.push(worker)
+      })
       const next = (now: number): Effect.Effect<void> => {
         const following = this.takeNext(now)
-        if (following === undefined) return waitThenRun
-        worker.current = following
-        following.worker = worker
-        // more are ready: the next worker starts looking while this one runs its task
-        this.dispatch()
-        return run()
-      }
-      const wokenUp = (): Effect.Effect<void> => {
-        if (worker.woken) {
-          worker.woken = false
-          this.waking--
+        if (following === undefined) {
+          // an idle worker keeps no request's context alive
+          runtimeFiber.setFiberRefs(own)
+          return waitForTask
         }
-        return next(this.clock.unsafeCurrentTimeMillis())
+        this.enter(worker, following)
+        // more are ready: idle workers get them while this one runs its task
+        this.dispatch()
+        return run(following)
       }
       const leave = (): Entry => {
         const entry = worker.current!
-        runtimeFiber.setFiberRefs(own)
         worker.current = undefined
         entry.worker = undefined
         return entry
       }
       const outcome = {
-        onSuccess: (value: unknown): Effect.Effect<void> => {
-          return next(this.succeeded(leave(), value))
-        },
+        onSuccess: (value: unknown): Effect.Effect<void> => next(this.succeeded(leave(), value)),
         onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
           const entry = worker.current!
-          const failed = (): Effect.Effect<void> => {
-            return next(this.failed(leave(), cause))
-          }
+          const failed = (): Effect.Effect<void> => next(this.failed(leave(), cause))
           if (Cause.isInterruptedOnly(cause)) return failed()
-          // logged with the submitter's logger, before the worker's own refs come back
+          // logged with the submitter's logger, before the next task's refs come in
           return Effect.logWarning(`task ${entry.name} failed`, cause).pipe(
             Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name }),
             Effect.zipRight(Effect.suspend(failed))
           )
         }
       }
-      const run = (): Effect.Effect<void> => {
-        const entry = worker.current!
-        runtimeFiber.setFiberRefs(entry.refs!)
-        return Effect.matchCauseEffect(this.attempts(entry, fiber), outcome)
-      }
-      // no canceler: an idle worker is only interrupted at shutdown, and its observer unlists it
-      const waitForWork = Effect.async<void>((resume) => {
-        if (this.stopped) return resume(Effect.void)
-        worker.resume = resume
-        this.idle.push(worker)
-      })
-      const waitThenRun: Effect.Effect<void> = Effect.flatMap(
-        waitForWork,
-        () => this.stopped ? Effect.void : wokenUp()
-      )
-      return wokenUp()
+      const run = (entry: Entry): Effect.Effect<void> => Effect.matchCauseEffect(this.attempts(entry, fiber), outcome)
+      worker.runtimeFiber = runtimeFiber
+      worker.runTask = run
+      this.starting--
+      return this.stopped ? Effect.void : next(this.now())
     })
   }
 
@@ -707,7 +762,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   }
 
   private stopRunning(entry: Entry, outcome: "succeeded" | "failed" | "other"): number {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = this.now()
     this.running--
     entry.lane.running--
     taskMetrics.ended(entry.metrics, outcome, now - entry.startedAt)
@@ -722,7 +777,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       entry.timer = undefined
     }
     this.addPending(entry.lane, -1)
-    this.finish(entry, "Interrupted", this.clock.unsafeCurrentTimeMillis())
+    this.finish(entry, "Interrupted", this.now())
   }
 
   private finish(entry: Entry, state: "Succeeded" | "Failed" | "Interrupted", now: number): void {
@@ -815,7 +870,7 @@ const describeError = (error: unknown): string | undefined => {
   return typeof error === "string" ? error : JSON.stringify(error)
 }
 
-const infoOf = (entry: Entry): ExecutorAdmin.TaskInfo => {
+const infoOf = (entry: Entry, epoch: number): ExecutorAdmin.TaskInfo => {
   const status = statusOf(entry)
   let encoded: ExecutorAdmin.EncodedStatus
   switch (status._tag) {
@@ -835,9 +890,9 @@ const infoOf = (entry: Entry): ExecutorAdmin.TaskInfo => {
     state: storedStateOf(entry.state),
     durable: false,
     attempts: entry.attempt,
-    createdAt: entry.createdAt,
-    startedAt: entry.startedAt === 0 ? undefined : entry.startedAt,
-    finishedAt: entry.finished ? entry.finishedAt : undefined,
+    createdAt: epoch + entry.createdAt,
+    startedAt: entry.startedAt < 0 ? undefined : epoch + entry.startedAt,
+    finishedAt: entry.finished ? epoch + entry.finishedAt : undefined,
     session: entry.session,
     status: encoded,
     error: entry.state === "Failed" ? describeError(entry.error) : undefined
