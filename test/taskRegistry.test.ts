@@ -5,13 +5,23 @@ interface Item {
   readonly id: string
   readonly idempotencyKey: string | undefined
   readonly seq: number
+  finished: boolean
   finishedAt: number
+  generation: unknown
 }
 
 let seq = 0
-const item = (id: string, key?: string): Item => ({ id, idempotencyKey: key, seq: seq++, finishedAt: 0 })
+const item = (id: string, key?: string): Item => ({
+  id,
+  idempotencyKey: key,
+  seq: seq++,
+  finished: false,
+  finishedAt: 0,
+  generation: undefined
+})
 
 const finish = (registry: TaskRegistry<Item>, entry: Item, at: number) => {
+  entry.finished = true
   entry.finishedAt = at
   registry.finished(entry)
 }
@@ -44,6 +54,50 @@ describe("TaskRegistry", () => {
     expect(registry.unfinished()).toEqual([running])
   })
 
+  it("an entry that finishes after its generation became the older one is kept with the recent ones", () => {
+    const registry = new TaskRegistry<Item>(4, 60_000)
+    const slow = item("slow")
+    registry.add(slow)
+    // two quick ones fill the generation that also holds `slow`: it becomes the older one
+    for (const id of ["q1", "q2"]) {
+      const entry = item(id)
+      registry.add(entry)
+      finish(registry, entry, 1)
+    }
+    finish(registry, slow, 2)
+    // one more generation of two: the one of q1 and q2 is dropped, `slow` finished after them
+    for (const id of ["q3", "q4"]) {
+      const entry = item(id)
+      registry.add(entry)
+      finish(registry, entry, 3)
+    }
+    expect(registry.has("q1")).toBe(false)
+    expect(registry.get("slow", 3)).toBe(slow)
+    expect(registry.size).toBeLessThanOrEqual(4)
+  })
+
+  it("an entry unfinished across many generations is found, then retained and dropped like the others", () => {
+    const registry = new TaskRegistry<Item>(2, 60_000)
+    const slow = item("slow")
+    registry.add(slow)
+    for (let i = 0; i < 50; i++) {
+      const entry = item(`a${i}`)
+      registry.add(entry)
+      finish(registry, entry, 1)
+      expect(registry.size).toBeLessThanOrEqual(3)
+    }
+    expect(registry.get("slow", 1)).toBe(slow)
+    finish(registry, slow, 2)
+    expect(registry.get("slow", 2)).toBe(slow)
+    for (let i = 0; i < 3; i++) {
+      const entry = item(`b${i}`)
+      registry.add(entry)
+      finish(registry, entry, 3)
+    }
+    expect(registry.has("slow")).toBe(false)
+    expect(registry.size).toBeLessThanOrEqual(2)
+  })
+
   it("hides a finished entry past its retention, and drops it with its generation", () => {
     const registry = new TaskRegistry<Item>(4, 1_000)
     const first = item("first")
@@ -73,6 +127,7 @@ describe("TaskRegistry", () => {
 
     // a retry takes it back among the unfinished: later generations do not drop it or its key
     registry.reopen(keyed)
+    keyed.finished = false
     for (let i = 0; i < 5; i++) {
       const entry = item(`a${i}`)
       registry.add(entry)

@@ -165,6 +165,8 @@ class Entry {
   value: unknown = undefined
   error: unknown = undefined
   waiters: Array<() => void> | undefined = undefined
+  /** The registry's: the generation that holds it. */
+  generation: unknown = undefined
   /** Times in milliseconds since the supervisor's `epoch`: small integers, stored unboxed. */
   finishedAt = 0
   startedAt = -1

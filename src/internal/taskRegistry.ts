@@ -4,32 +4,49 @@ export interface Registered {
   readonly idempotencyKey: string | undefined
   /** The order of submission: `values` lists newest first by it. */
   readonly seq: number
-  /** When it finished; meaningful only once it is in a finished generation. */
+  /** Whether it has finished (then it is retained, and expires `retention` after `finishedAt`). */
+  readonly finished: boolean
+  /** When it finished; meaningful only once `finished`. */
   readonly finishedAt: number
+  /** The registry's own: the generation that holds it. */
+  generation: unknown
+}
+
+/** A set of entries that is dropped whole. */
+class Generation<E extends Registered> {
+  readonly entries = new Map<string, E>()
+  /** Entries in it that have not finished. */
+  unfinished = 0
+  /** Entries that finished in it. */
+  finished = 0
+  /** When its newest finished entry finished. */
+  newest = 0
+  /** Its finished entries that have an idempotency key, to forget the keys with them. */
+  keyed: Array<E> = []
 }
 
 /**
  * Every task the memory supervisor knows, by id: the unfinished ones, and the finished ones for
- * their retention in two generations. A full generation is dropped whole when the next one fills,
- * so forgetting a task touches neither the task nor a hash table (evicting one entry at a time
- * read each evicted entry again long after it finished: a cache miss per task on the hot path).
+ * their retention, in two generations. An entry goes into the recent generation when it is added
+ * and stays there when it finishes (one hash-table write per task). When the recent generation has
+ * `maxRetained / 2` finished entries it becomes the older one, and the older one is dropped whole,
+ * so forgetting a task touches neither the task nor a hash table (evicting one entry at a time read
+ * each evicted entry again long after it finished: a cache miss per task on the hot path).
  *
  * Of the finished tasks, at most `maxRetained` are kept, and once that many have finished, at
- * least the most recent `maxRetained / 2`. A finished task past `retention` is not found, and is
+ * least the most recent `maxRetained / 2`: an entry that finishes while it is in the older
+ * generation moves to the recent one. A finished task past `retention` is not found, and is
  * dropped with its generation.
+ *
+ * Unfinished entries of a generation being dropped (long-running or long-queued tasks) move to a
+ * third set, `longLived`, once each, and from there to the recent generation when they finish.
  *
  * @internal
  */
 export class TaskRegistry<E extends Registered> {
-  private readonly live = new Map<string, E>()
-  private recent = new Map<string, E>()
-  private older = new Map<string, E>()
-  /** The entries of each generation that have an idempotency key, to forget the keys with them. */
-  private recentKeyed: Array<E> = []
-  private olderKeyed: Array<E> = []
-  /** When the newest entry of each generation finished. */
-  private recentNewest = 0
-  private olderNewest = 0
+  private recent = new Generation<E>()
+  private older = new Generation<E>()
+  private readonly longLived = new Generation<E>()
   /** Idempotency key to task id. */
   private readonly byKey = new Map<string, string>()
   private readonly generationSize: number
@@ -40,20 +57,18 @@ export class TaskRegistry<E extends Registered> {
 
   /** Entries held, finished or not. */
   get size(): number {
-    return this.live.size + this.recent.size + this.older.size
+    return this.recent.entries.size + this.older.entries.size + this.longLived.entries.size
   }
 
   /** Whether an entry under this id is held, expired or not. */
   has(id: string): boolean {
-    return this.live.has(id) || this.recent.has(id) || this.older.has(id)
+    return this.recent.entries.has(id) || this.older.entries.has(id) || this.longLived.entries.has(id)
   }
 
   /** The entry under this id, unless it finished longer than `retention` ago. */
   get(id: string, now: number): E | undefined {
-    const live = this.live.get(id)
-    if (live !== undefined) return live
-    const finished = this.recent.get(id) ?? this.older.get(id)
-    return finished === undefined || this.expired(finished, now) ? undefined : finished
+    const entry = this.recent.entries.get(id) ?? this.older.entries.get(id) ?? this.longLived.entries.get(id)
+    return entry === undefined || this.expired(entry, now) ? undefined : entry
   }
 
   /** The id of the retained task submitted with this idempotency key. */
@@ -64,31 +79,44 @@ export class TaskRegistry<E extends Registered> {
 
   /** Adds a task that has not finished. */
   add(entry: E): void {
-    this.live.set(entry.id, entry)
+    this.recent.entries.set(entry.id, entry)
+    this.recent.unfinished++
+    entry.generation = this.recent
     if (entry.idempotencyKey !== undefined) this.byKey.set(entry.idempotencyKey, entry.id)
   }
 
-  /** Moves a task that has just finished (`finishedAt` set) to the recent generation. */
+  /** Records that a task has just finished (`finished` and `finishedAt` set). */
   finished(entry: E): void {
-    this.live.delete(entry.id)
-    this.recent.set(entry.id, entry)
-    if (entry.idempotencyKey !== undefined) this.recentKeyed.push(entry)
-    this.recentNewest = entry.finishedAt
-    if (this.recent.size >= this.generationSize) this.rotate()
+    const recent = this.recent
+    const generation = entry.generation as Generation<E>
+    generation.unfinished--
+    if (generation !== recent) {
+      generation.entries.delete(entry.id)
+      recent.entries.set(entry.id, entry)
+      entry.generation = recent
+    }
+    recent.finished++
+    recent.newest = entry.finishedAt
+    if (entry.idempotencyKey !== undefined) recent.keyed.push(entry)
+    if (recent.finished >= this.generationSize) this.rotate()
     this.dropExpired(entry.finishedAt)
   }
 
   /** Takes a finished task back among the unfinished ones (a retry). */
   reopen(entry: E): void {
-    if (!this.recent.delete(entry.id)) this.older.delete(entry.id)
-    this.live.set(entry.id, entry)
+    const generation = entry.generation as Generation<E>
+    generation.finished--
+    generation.entries.delete(entry.id)
+    this.recent.entries.set(entry.id, entry)
+    this.recent.unfinished++
+    entry.generation = this.recent
   }
 
-  /** Unfinished entries first, then finished ones, each newest first; expired ones are left out. */
+  /** Entries newest first; expired ones are left out. */
   values(now: number): Array<E> {
-    const all: Array<E> = Array.from(this.live.values())
-    for (const generation of [this.recent, this.older]) {
-      for (const entry of generation.values()) {
+    const all: Array<E> = []
+    for (const generation of [this.recent, this.older, this.longLived]) {
+      for (const entry of generation.entries.values()) {
         if (!this.expired(entry, now)) all.push(entry)
       }
     }
@@ -97,61 +125,70 @@ export class TaskRegistry<E extends Registered> {
 
   /** The entries that have not finished. */
   unfinished(): Array<E> {
-    return Array.from(this.live.values())
+    const all: Array<E> = []
+    for (const generation of [this.recent, this.older, this.longLived]) {
+      for (const entry of generation.entries.values()) {
+        if (!entry.finished) all.push(entry)
+      }
+    }
+    return all
   }
 
   /** Forgets every finished task past its retention; answers how many. */
   prune(now: number): number {
-    const before = this.recent.size + this.older.size
+    const before = this.size
     this.dropExpired(now)
-    let pruned = before - (this.recent.size + this.older.size)
+    let pruned = before - this.size
     for (const generation of [this.recent, this.older]) {
-      for (const entry of Array.from(generation.values())) {
+      for (const entry of Array.from(generation.entries.values())) {
         if (!this.expired(entry, now)) continue
-        generation.delete(entry.id)
-        if (entry.idempotencyKey !== undefined && this.byKey.get(entry.idempotencyKey) === entry.id) {
-          this.byKey.delete(entry.idempotencyKey)
-        }
+        generation.entries.delete(entry.id)
+        generation.finished--
+        this.forgetKey(entry)
         pruned++
       }
     }
     return pruned
   }
 
-  /** Drops the generations whose tasks are all past their retention. */
+  /** Drops the generations whose finished tasks are all past their retention. */
   dropExpired(now: number): void {
-    if (this.older.size > 0 && this.olderNewest + this.retentionMillis <= now) this.dropOlder()
-    if (this.recent.size > 0 && this.recentNewest + this.retentionMillis <= now) {
+    if (this.older.entries.size > 0 && this.older.newest + this.retentionMillis <= now) this.dropOlder()
+    if (this.recent.finished > 0 && this.recent.newest + this.retentionMillis <= now) {
       this.rotate()
       this.dropOlder()
     }
   }
 
   private expired(entry: E, now: number): boolean {
-    return entry.finishedAt + this.retentionMillis <= now
+    return entry.finished && entry.finishedAt + this.retentionMillis <= now
   }
 
   private rotate(): void {
-    this.forgetKeysOfOlder()
+    this.dropOlder()
     this.older = this.recent
-    this.olderKeyed = this.recentKeyed
-    this.olderNewest = this.recentNewest
-    this.recent = new Map()
-    this.recentKeyed = []
+    this.recent = new Generation()
   }
 
   private dropOlder(): void {
-    this.forgetKeysOfOlder()
-    this.older = new Map()
-    this.olderKeyed = []
-  }
-
-  private forgetKeysOfOlder(): void {
-    for (const entry of this.olderKeyed) {
-      // unless it was retried since (then it is live or in the recent generation)
-      if (this.older.get(entry.id) === entry && this.byKey.get(entry.idempotencyKey!) === entry.id) {
-        this.byKey.delete(entry.idempotencyKey!)
+    const older = this.older
+    if (older.unfinished > 0) {
+      for (const entry of older.entries.values()) {
+        if (entry.finished) continue
+        this.longLived.entries.set(entry.id, entry)
+        this.longLived.unfinished++
+        entry.generation = this.longLived
       }
     }
+    // unless it was retried since (then it is in another generation)
+    for (const entry of older.keyed) {
+      if (entry.generation === older) this.forgetKey(entry)
+    }
+    this.older = new Generation()
+  }
+
+  private forgetKey(entry: E): void {
+    const key = entry.idempotencyKey
+    if (key !== undefined && this.byKey.get(key) === entry.id) this.byKey.delete(key)
   }
 }
