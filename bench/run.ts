@@ -11,12 +11,14 @@
  *    (b) `AfterResponse.middleware` + the handler with one `Executor.submit(Effect.void)`,
  *    (c) the middleware without submit, (d) the bare response with no `Effect.gen` step (a
  *    reference), (g) (b) with the middleware given to `HttpServer.serve(app, middleware)` instead
- *    of applied to the router. Variants run alternately (a,b,c,d,g,a,b,...). Target b/a >= 0.9.
+ *    of applied to the router. Each round starts one fresh server per variant and measures them
+ *    in turns, one slice of a second each (see `httpRound`). Target b/a >= 0.9.
  *    `npx tsx bench/instructions.ts` counts the same servers' instructions per request instead
  *    (deterministic; needs valgrind).
  *
  * Environment (defaults in brackets):
- *   BENCH_SECONDS [8]          measured autocannon duration per server run
+ *   BENCH_SECONDS [8]          measured autocannon time per server and round
+ *   BENCH_HTTP_SLICE [1]       seconds per slice: the servers of a round are measured in turns
  *   BENCH_WARMUP_SECONDS [1]   unmeasured autocannon run against each fresh server first
  *   BENCH_CONNECTIONS [50]     autocannon connections
  *   BENCH_HTTP_ROUNDS [4]      how many times the sequence of variants runs
@@ -32,7 +34,9 @@
  */
 import autocannon from "autocannon"
 import { Effect, Fiber } from "effect"
+import type { ChildProcess } from "node:child_process"
 import { availableParallelism, cpus, loadavg } from "node:os"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { Executor } from "effect-executor"
@@ -46,6 +50,7 @@ const SECONDS = env("BENCH_SECONDS", 8)
 const WARMUP_SECONDS = env("BENCH_WARMUP_SECONDS", 1)
 const CONNECTIONS = Math.round(env("BENCH_CONNECTIONS", 50))
 const HTTP_ROUNDS = Math.round(env("BENCH_HTTP_ROUNDS", 4))
+const SLICE_SECONDS = env("BENCH_HTTP_SLICE", 1)
 const TASKS = Math.round(env("BENCH_TASKS", 200_000))
 const ROUNDS = Math.round(env("BENCH_ROUNDS", 4))
 const CONCURRENCY = Math.round(env("BENCH_CONCURRENCY", 1000))
@@ -133,6 +138,8 @@ interface HttpRun {
   readonly round: number
   readonly requests: number
   readonly perSecond: number
+  /** The server process's CPU time (all its threads) per request, in microseconds, when readable. */
+  readonly cpuMicros: number | undefined
   readonly p50: number
   readonly p99: number
   readonly bad: number
@@ -141,42 +148,100 @@ interface HttpRun {
 const load = (port: number, duration: number) =>
   autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration })
 
-const httpRun = async (variant: Variant, round: number): Promise<HttpRun> => {
-  const { child, port } = await startServer(variant, {
-    nodeArgs: CPU_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", join(CPU_PROF, variant)]
-  })
+/**
+ * CPU seconds a process has used (user + system, all threads), from Linux's /proc; `undefined`
+ * elsewhere. The load generator and the server share this machine's 2 cores, so how many requests
+ * a server answers per second also depends on how the two are scheduled; CPU time per request does
+ * not, and is printed beside req/s.
+ */
+const cpuSecondsOf = (pid: number | undefined): number | undefined => {
   try {
-    await load(port, WARMUP_SECONDS)
-    const r = await load(port, SECONDS)
-    const run: HttpRun = {
-      variant,
-      round,
-      requests: r.requests.total,
-      perSecond: r.requests.total / r.duration,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      bad: r.errors + r.timeouts + r.non2xx
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    // fields 14 and 15 of stat (utime, stime), counted after the command name; clock ticks of 1/100 s
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * One round: a fresh server process per variant, all alive at once, each warmed up, then measured
+ * in slices of BENCH_HTTP_SLICE seconds taken in turn (a,b,c,...,b,c,...,a,...), BENCH_SECONDS in all
+ * per variant. This machine's speed drifts by tens of percent over seconds (the same server
+ * measured 9,000-15,000 req/s within one run): measured one after the other, each variant met
+ * a different machine; in turns, they meet the same one.
+ */
+const httpRound = async (round: number): Promise<Array<HttpRun>> => {
+  const servers: Array<{ variant: Variant; child: ChildProcess; port: number }> = []
+  try {
+    for (const variant of httpOrder) {
+      const { child, port } = await startServer(variant, {
+        nodeArgs: CPU_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", join(CPU_PROF, variant)]
+      })
+      servers.push({ variant, child, port })
     }
-    console.log(
-      `round ${round} ${label[variant].padEnd(26)} ${fmt(run.perSecond).padStart(7)} req/s ` +
-        `(${fmt(run.requests)} in ${r.duration} s, p50 ${run.p50} ms, p99 ${run.p99} ms` +
-        `${run.bad > 0 ? `, ${run.bad} errors/timeouts/non-2xx` : ""}) load ${loadavg()[0]!.toFixed(2)}`
-    )
-    return run
+    for (const server of servers) await load(server.port, WARMUP_SECONDS)
+    const totals = servers.map(() => ({
+      requests: 0,
+      seconds: 0,
+      cpu: 0 as number | undefined,
+      bad: 0,
+      p50: [] as Array<number>,
+      p99: [] as Array<number>
+    }))
+    const slices = Math.max(1, Math.round(SECONDS / SLICE_SECONDS))
+    for (let slice = 0; slice < slices; slice++) {
+      for (let k = 0; k < servers.length; k++) {
+        // each slice starts with the next variant, so that none always follows the same one
+        const i = (slice + k) % servers.length
+        const cpuBefore = cpuSecondsOf(servers[i]!.child.pid)
+        const r = await load(servers[i]!.port, SLICE_SECONDS)
+        const cpuAfter = cpuSecondsOf(servers[i]!.child.pid)
+        const total = totals[i]!
+        total.cpu = cpuBefore === undefined || cpuAfter === undefined || total.cpu === undefined
+          ? undefined
+          : total.cpu + cpuAfter - cpuBefore
+        total.requests += r.requests.total
+        total.seconds += r.duration
+        total.bad += r.errors + r.timeouts + r.non2xx
+        total.p50.push(r.latency.p50)
+        total.p99.push(r.latency.p99)
+      }
+    }
+    return servers.map(({ variant }, i) => {
+      const total = totals[i]!
+      const run: HttpRun = {
+        variant,
+        round,
+        requests: total.requests,
+        perSecond: total.requests / total.seconds,
+        cpuMicros: total.cpu === undefined ? undefined : (total.cpu / total.requests) * 1e6,
+        p50: median(total.p50),
+        p99: median(total.p99),
+        bad: total.bad
+      }
+      console.log(
+        `round ${round} ${label[variant].padEnd(26)} ${fmt(run.perSecond).padStart(7)} req/s, ` +
+          `${run.cpuMicros === undefined ? "?" : run.cpuMicros.toFixed(1)} µs CPU/request ` +
+          `(${fmt(run.requests)} in ${total.seconds.toFixed(1)} s, median p50 ${run.p50} ms, p99 ${run.p99} ms` +
+          `${run.bad > 0 ? `, ${run.bad} errors/timeouts/non-2xx` : ""}) load ${loadavg()[0]!.toFixed(2)}`
+      )
+      return run
+    })
   } finally {
-    await stopServer(child)
+    await Promise.all(servers.map(({ child }) => stopServer(child)))
   }
 }
 
 const httpBench = async (): Promise<Array<HttpRun>> => {
   console.log(
-    `\n## HTTP: autocannon -c ${CONNECTIONS} -d ${SECONDS} (after ${WARMUP_SECONDS} s warm-up), ` +
-      `one child process per server, ${HTTP_ROUNDS} rounds of ${httpOrder.map((v) => label[v].slice(0, 3)).join(",")}`
+    `\n## HTTP: autocannon -c ${CONNECTIONS}, ${SECONDS} s per server in slices of ${SLICE_SECONDS} s taken in turn ` +
+      `(after ${WARMUP_SECONDS} s warm-up), one child process per server, ${HTTP_ROUNDS} rounds of ` +
+      httpOrder.map((v) => label[v].slice(0, 3)).join(",")
   )
   const runs: Array<HttpRun> = []
-  for (let round = 1; round <= HTTP_ROUNDS; round++) {
-    for (const variant of httpOrder) runs.push(await httpRun(variant, round))
-  }
+  for (let round = 1; round <= HTTP_ROUNDS; round++) runs.push(...await httpRound(round))
   return runs
 }
 
@@ -225,6 +290,17 @@ const main = async () => {
       else {
         const target = v === "submit" ? `; target >= 0.9: ${verdict(mean(v) / a, 0.9)}` : ""
         summary.push(`${row}${letter}/a ${ratio(mean(v) / a)} (per round ${perRound(v)}${target}) |`)
+      }
+    }
+    // requests per CPU-second of the server: the same ratio, without the load generator's share
+    const cpu = (v: Variant) => runs.filter((r) => r.variant === v).map((r) => r.cpuMicros)
+    if (runs.every((r) => r.cpuMicros !== undefined)) {
+      const meanCpu = (v: Variant) => cpu(v).reduce((x, y) => x! + y!, 0)! / HTTP_ROUNDS
+      for (const v of httpOrder) {
+        const letter = label[v].slice(1, 2)
+        const row = `| http ${label[v]}, server CPU per request | ${cpu(v).map((x) => x!.toFixed(1)).join(" / ")} µs ` +
+          `(mean ${meanCpu(v).toFixed(1)}) | `
+        summary.push(v === "plain" ? `${row}1.00 |` : `${row}a/${letter} ${ratio(meanCpu("plain") / meanCpu(v))} |`)
       }
     }
   }
