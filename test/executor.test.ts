@@ -251,6 +251,31 @@ describe("concurrency and backlog", () => {
       expect(ran).toBe(5_000)
     }).pipe(memory({ concurrency: 1_000, maxBacklog: 5_000, maxRetained: 10_000 })))
 
+  it.effect("a burst of tasks that wait, handed to idle workers, all run at once", () =>
+    Effect.gen(function*() {
+      const started = yield* Queue.unbounded<number>()
+      const burst = (gate: Deferred.Deferred<void>) =>
+        Effect.forEach(
+          Array.from({ length: 20 }, (_, i) => i),
+          (i) => Executor.submit(Queue.offer(started, i).pipe(Effect.zipRight(Deferred.await(gate)))),
+          { concurrency: 1 }
+        )
+      // the first burst starts 20 workers, which are idle once it is over
+      const first = yield* Deferred.make<void>()
+      const warm = yield* burst(first)
+      yield* Queue.takeN(started, 20)
+      yield* Deferred.succeed(first, undefined)
+      yield* Effect.forEach(warm, Executor.await, { discard: true })
+      // handed over one at a time, each waiting task still gets its own worker: all 20 run together
+      const second = yield* Deferred.make<void>()
+      const handles = yield* burst(second)
+      expect((yield* Queue.takeN(started, 20)).length).toBe(20)
+      const statuses = yield* Effect.forEach(handles, Executor.status)
+      expect(statuses.every((status) => status._tag === "Running")).toBe(true)
+      yield* Deferred.succeed(second, undefined)
+      yield* Effect.forEach(handles, Executor.await, { discard: true })
+    }).pipe(memory({ concurrency: 20 })))
+
   it.effect("past maxBacklog, submit fails with ExecutorBusy and nothing is lost", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()

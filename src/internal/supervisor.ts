@@ -111,21 +111,42 @@ interface RuntimeFiberInternals {
 const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
   (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
+/** What a worker's scheduler tells the supervisor about a hand-over it schedules. */
+interface HandOvers {
+  /** A hand-over was scheduled: its worker has not run yet. */
+  readonly scheduled: () => void
+  /** A scheduled hand-over's worker is about to run. */
+  readonly starting: () => void
+}
+
 /**
- * A worker's scheduler while it runs a task: the task's own (its submitter's), except that the
- * resumption that hands an idle worker its task from a response's `close` callback runs at once,
- * in that callback, instead of a microtask later: that saves the scheduler's bookkeeping and a
- * promise per task (about 1.3 KB allocated per request).
+ * A worker's scheduler while it runs a task: the task's own (its submitter's), with two exceptions
+ * for the resumption that hands an idle worker its task.
+ * - From a response's `close` callback it runs at once, in that callback, instead of a microtask
+ *   later: that saves the scheduler's bookkeeping and a promise per task (about 1.3 KB allocated
+ *   per request).
+ * - Otherwise the supervisor is told when it is scheduled and when it starts, so that a burst of
+ *   submits hands over one task at a time: the worker that starts takes the next ones itself
+ *   while they finish quickly, and hands them on while it waits (see `dispatch`).
  */
 class HandOverScheduler implements Scheduler.Scheduler {
   runNextInPlace = false
+  handingOver = false
 
-  constructor(public delegate: Scheduler.Scheduler) {}
+  constructor(public delegate: Scheduler.Scheduler, private readonly handOvers: HandOvers) {}
 
   scheduleTask(task: Scheduler.Task, priority: number): void {
     if (this.runNextInPlace) {
       this.runNextInPlace = false
       task()
+    } else if (this.handingOver) {
+      this.handingOver = false
+      const handOvers = this.handOvers
+      handOvers.scheduled()
+      this.delegate.scheduleTask(() => {
+        handOvers.starting()
+        task()
+      }, priority)
     } else {
       this.delegate.scheduleTask(task, priority)
     }
@@ -227,6 +248,18 @@ export class Supervisor implements ResponseHolder<Entry> {
   private startingInPlace = false
   /** Set while `dispatch` runs in a response's `close` callback: the first hand-over runs in place. */
   private inCallback = false
+  /** Hand-overs scheduled whose worker has not run yet: while there is one, `dispatch` waits. */
+  private scheduledHandOvers = 0
+  private readonly handOvers: HandOvers = {
+    scheduled: () => {
+      this.scheduledHandOvers++
+    },
+    starting: () => {
+      this.scheduledHandOvers--
+      // the worker about to run takes its own task; the next ready one goes to another worker
+      this.dispatch()
+    }
+  }
 
   constructor(
     readonly config: SupervisorConfig,
@@ -524,11 +557,13 @@ export class Supervisor implements ResponseHolder<Entry> {
 
   /**
    * Hands ready tasks to idle workers, and starts a worker when tasks are left over and the
-   * concurrency allows one more (one at a time: a worker that starts takes a task and dispatches
-   * again). A task is marked running when it is handed over.
+   * concurrency allows one more. Both happen one at a time outside a `close` callback: a worker
+   * that starts (or is about to run a task handed to it) dispatches again, and one that takes a
+   * task from the queue dispatches too, so a burst of quick tasks wakes few workers and a burst of
+   * slow ones still spreads over all of them. A task is marked running when it is handed over.
    */
   private dispatch(): void {
-    while (this.idle.length > 0) {
+    while (this.idle.length > 0 && this.scheduledHandOvers === 0) {
       const entry = this.takeNext(this.now())
       if (entry === undefined) return
       this.handOver(this.idle.pop()!, entry)
@@ -555,14 +590,18 @@ export class Supervisor implements ResponseHolder<Entry> {
     worker.resume = undefined
     this.enter(worker, entry)
     const effect = worker.runTask!(entry)
+    const scheduler = worker.scheduler
     if (this.inCallback) {
       this.inCallback = false
-      worker.scheduler.runNextInPlace = true
+      scheduler.runNextInPlace = true
+    } else {
+      scheduler.handingOver = true
     }
     try {
       resume(effect)
     } finally {
-      worker.scheduler.runNextInPlace = false
+      scheduler.runNextInPlace = false
+      scheduler.handingOver = false
     }
   }
 
@@ -592,7 +631,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       resume: undefined,
       runtimeFiber: undefined,
       runTask: undefined,
-      scheduler: new HandOverScheduler(this.scheduler)
+      scheduler: new HandOverScheduler(this.scheduler, this.handOvers)
     }
     this.workers.add(worker)
     this.starting++
