@@ -11,45 +11,49 @@ const gatedBody = (gate: Queue.Dequeue<void>, chunks: ReadonlyArray<string>) =>
 
 describe("AfterResponse.middleware", () => {
   for (const wiring of ["serve", "app"] as const) {
-  it.live(`a task starts only after the client has received the whole streamed body (middleware given to ${wiring === "app" ? "the app" : "HttpServer.serve"})`, () =>
-    Effect.gen(function*() {
-      const gate = yield* Queue.unbounded<void>()
-      const started = yield* Deferred.make<void>()
-      const handle = yield* Deferred.make<TaskHandle.TaskHandle<string, never>>()
-      const statusInHandler = yield* Deferred.make<TaskStatus.TaskStatus<string, never>>()
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.post(
-          "/stream",
-          Effect.gen(function*() {
-            const h = yield* Executor.submit(Deferred.succeed(started, undefined).pipe(Effect.as("ran")))
-            yield* Deferred.succeed(handle, h)
-            yield* Deferred.succeed(statusInHandler, yield* Executor.status(h))
-            return HttpServerResponse.stream(gatedBody(gate, ["one,", "two,", "three"]))
-          })
+    it.live(
+      `a task starts only after the client has received the whole streamed body (middleware given to ${
+        wiring === "app" ? "the app" : "HttpServer.serve"
+      })`,
+      () =>
+      Effect.gen(function*() {
+        const gate = yield* Queue.unbounded<void>()
+        const started = yield* Deferred.make<void>()
+        const handle = yield* Deferred.make<TaskHandle.TaskHandle<string, never>>()
+        const statusInHandler = yield* Deferred.make<TaskStatus.TaskStatus<string, never>>()
+        const router = HttpRouter.empty.pipe(
+          HttpRouter.post(
+            "/stream",
+            Effect.gen(function*() {
+              const h = yield* Executor.submit(Deferred.succeed(started, undefined).pipe(Effect.as("ran")))
+              yield* Deferred.succeed(handle, h)
+              yield* Deferred.succeed(statusInHandler, yield* Executor.status(h))
+              return HttpServerResponse.stream(gatedBody(gate, ["one,", "two,", "three"]))
+            })
+          )
         )
-      )
-      const { executor, port } = yield* startServer(router, { wiring })
-      // Node sends the headers with the first chunk, so the first chunk is released up front
-      yield* Queue.offer(gate, undefined)
-      const response = yield* request(port, "/stream")
-      expect(response.status).toBe(200)
-      expect(yield* Deferred.await(statusInHandler)).toEqual(TaskStatus.Held())
-      const h = yield* Deferred.await(handle)
-      // while the body is incomplete the task stays held, chunk after chunk
-      let received = ""
-      for (let i = 0; i < 2; i++) {
-        if (i > 0) yield* Queue.offer(gate, undefined)
-        received += yield* Queue.take(response.chunks)
-        expect(yield* Deferred.isDone(started)).toBe(false)
-        expect(yield* executor.status(h)).toEqual(TaskStatus.Held())
-      }
-      expect(received).toBe("one,two,")
-      // the last chunk completes the response; only then is the task released
-      yield* Queue.offer(gate, undefined)
-      expect(yield* readBody(response)).toBe("three")
-      yield* Deferred.await(started)
-      expect(yield* executor.await(h)).toBe("ran")
-    }).pipe(Effect.scoped))
+        const { executor, port } = yield* startServer(router, { wiring })
+        // Node sends the headers with the first chunk, so the first chunk is released up front
+        yield* Queue.offer(gate, undefined)
+        const response = yield* request(port, "/stream")
+        expect(response.status).toBe(200)
+        expect(yield* Deferred.await(statusInHandler)).toEqual(TaskStatus.Held())
+        const h = yield* Deferred.await(handle)
+        // while the body is incomplete the task stays held, chunk after chunk
+        let received = ""
+        for (let i = 0; i < 2; i++) {
+          if (i > 0) yield* Queue.offer(gate, undefined)
+          received += yield* Queue.take(response.chunks)
+          expect(yield* Deferred.isDone(started)).toBe(false)
+          expect(yield* executor.status(h)).toEqual(TaskStatus.Held())
+        }
+        expect(received).toBe("one,two,")
+        // the last chunk completes the response; only then is the task released
+        yield* Queue.offer(gate, undefined)
+        expect(yield* readBody(response)).toBe("three")
+        yield* Deferred.await(started)
+        expect(yield* executor.await(h)).toBe("ran")
+      }).pipe(Effect.scoped))
   }
 
   it.live("the response does not wait for a task that takes 2 seconds", () =>

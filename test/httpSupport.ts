@@ -6,8 +6,8 @@ import { AfterResponse, Executor, type ExecutorAdmin } from "../src/index.js"
 
 /**
  * Serves `router` on a real Node HTTP server on port 0, with `AfterResponse.middleware` (unless
- * `afterResponse` is false, given to `HttpServer.serve` unless `wiring` is "app") and the given executor layer. Returns the port and the executor that
- * the handlers use.
+ * `afterResponse` is false; given to `HttpServer.serve` unless `wiring` is "app") and the given
+ * executor layer. Returns the port and the executor that the handlers use.
  */
 export const startServer = <E>(
   router: HttpRouter.HttpRouter<E, Executor.Executor | ExecutorAdmin.ExecutorAdmin>,
