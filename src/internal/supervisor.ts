@@ -132,8 +132,10 @@ interface HandOvers {
 class HandOverScheduler implements Scheduler.Scheduler {
   runNextInPlace = false
   handingOver = false
+  /** The running task's own scheduler, set by `enter` before the fiber is given this one. */
+  delegate: Scheduler.Scheduler = Scheduler.defaultScheduler
 
-  constructor(public delegate: Scheduler.Scheduler, private readonly handOvers: HandOvers) {}
+  constructor(private readonly handOvers: HandOvers) {}
 
   scheduleTask(task: Scheduler.Task, priority: number): void {
     if (this.runNextInPlace) {
@@ -264,9 +266,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   constructor(
     readonly config: SupervisorConfig,
     private readonly clock: Clock.Clock,
-    private readonly workerRuntime: Runtime.Runtime<never>,
-    /** The scheduler the layer was built with: a worker's until it runs a task. */
-    private readonly scheduler: Scheduler.Scheduler
+    private readonly workerRuntime: Runtime.Runtime<never>
   ) {
     this.epoch = clock.unsafeCurrentTimeMillis()
     this.defaultLane = makeLane("default", config.concurrency)
@@ -631,7 +631,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       resume: undefined,
       runtimeFiber: undefined,
       runTask: undefined,
-      scheduler: new HandOverScheduler(this.scheduler, this.handOvers)
+      scheduler: new HandOverScheduler(this.handOvers)
     }
     this.workers.add(worker)
     this.starting++
@@ -878,12 +878,7 @@ const resultOf = (entry: Entry): Effect.Effect<unknown, unknown> => {
 export const makeSupervisor = (config: SupervisorConfig): Effect.Effect<Supervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const supervisor = new Supervisor(
-      config,
-      clock,
-      yield* Effect.runtime<never>(),
-      yield* FiberRef.get(FiberRef.currentScheduler)
-    )
+    const supervisor = new Supervisor(config, clock, yield* Effect.runtime<never>())
     yield* Effect.addFinalizer(() => supervisor.shutdown())
     return supervisor
   })
