@@ -26,6 +26,14 @@ const finish = (registry: TaskRegistry<Item>, entry: Item, at: number) => {
   registry.finished(entry)
 }
 
+/** Adds a new entry under `id` that finishes at once, at `at`. */
+const addFinished = (registry: TaskRegistry<Item>, id: string, at: number): Item => {
+  const entry = item(id)
+  registry.add(entry)
+  finish(registry, entry, at)
+  return entry
+}
+
 describe("TaskRegistry", () => {
   it("keeps at most maxRetained finished entries, and at least the most recent half of them", () => {
     const registry = new TaskRegistry<Item>(10, 60_000)
@@ -46,9 +54,7 @@ describe("TaskRegistry", () => {
     const running = item("running")
     registry.add(running)
     for (let i = 0; i < 100; i++) {
-      const entry = item(`t${i}`)
-      registry.add(entry)
-      finish(registry, entry, i * 1_000)
+      addFinished(registry, `t${i}`, i * 1_000)
     }
     expect(registry.get("running", 1_000_000)).toBe(running)
     expect(registry.unfinished()).toEqual([running])
@@ -60,16 +66,12 @@ describe("TaskRegistry", () => {
     registry.add(slow)
     // two quick ones fill the generation that also holds `slow`: it becomes the older one
     for (const id of ["q1", "q2"]) {
-      const entry = item(id)
-      registry.add(entry)
-      finish(registry, entry, 1)
+      addFinished(registry, id, 1)
     }
     finish(registry, slow, 2)
     // one more generation of two: the one of q1 and q2 is dropped, `slow` finished after them
     for (const id of ["q3", "q4"]) {
-      const entry = item(id)
-      registry.add(entry)
-      finish(registry, entry, 3)
+      addFinished(registry, id, 3)
     }
     expect(registry.has("q1")).toBe(false)
     expect(registry.get("slow", 3)).toBe(slow)
@@ -81,18 +83,14 @@ describe("TaskRegistry", () => {
     const slow = item("slow")
     registry.add(slow)
     for (let i = 0; i < 50; i++) {
-      const entry = item(`a${i}`)
-      registry.add(entry)
-      finish(registry, entry, 1)
+      addFinished(registry, `a${i}`, 1)
       expect(registry.size).toBeLessThanOrEqual(3)
     }
     expect(registry.get("slow", 1)).toBe(slow)
     finish(registry, slow, 2)
     expect(registry.get("slow", 2)).toBe(slow)
     for (let i = 0; i < 3; i++) {
-      const entry = item(`b${i}`)
-      registry.add(entry)
-      finish(registry, entry, 3)
+      addFinished(registry, `b${i}`, 3)
     }
     expect(registry.has("slow")).toBe(false)
     expect(registry.size).toBeLessThanOrEqual(2)
@@ -129,17 +127,13 @@ describe("TaskRegistry", () => {
     registry.reopen(keyed)
     keyed.finished = false
     for (let i = 0; i < 5; i++) {
-      const entry = item(`a${i}`)
-      registry.add(entry)
-      finish(registry, entry, 2)
+      addFinished(registry, `a${i}`, 2)
     }
     expect(registry.idOfKey("k", 2)).toBe("keyed")
 
     finish(registry, keyed, 3)
     for (let i = 0; i < 5; i++) {
-      const entry = item(`b${i}`)
-      registry.add(entry)
-      finish(registry, entry, 4)
+      addFinished(registry, `b${i}`, 4)
     }
     expect(registry.has("keyed")).toBe(false)
     expect(registry.idOfKey("k", 4)).toBeUndefined()
@@ -148,9 +142,7 @@ describe("TaskRegistry", () => {
   it("prune forgets every finished entry past its retention and says how many", () => {
     const registry = new TaskRegistry<Item>(100, 1_000)
     for (let i = 0; i < 10; i++) {
-      const entry = item(`t${i}`)
-      registry.add(entry)
-      finish(registry, entry, i < 4 ? 0 : 900)
+      addFinished(registry, `t${i}`, i < 4 ? 0 : 900)
     }
     expect(registry.prune(1_500)).toBe(4)
     expect(registry.size).toBe(6)
