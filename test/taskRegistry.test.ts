@@ -8,6 +8,7 @@ interface Item {
   finished: boolean
   finishedAt: number
   generation: unknown
+  slot: number
 }
 
 let seq = 0
@@ -17,7 +18,8 @@ const item = (id: string, key?: string): Item => ({
   seq: seq++,
   finished: false,
   finishedAt: 0,
-  generation: undefined
+  generation: undefined,
+  slot: -1
 })
 
 const finish = (registry: TaskRegistry<Item>, entry: Item, at: number) => {
@@ -147,5 +149,46 @@ describe("TaskRegistry", () => {
     expect(registry.prune(1_500)).toBe(4)
     expect(registry.size).toBe(6)
     expect(registry.values(1_500).map((entry) => entry.id)).toEqual(["t9", "t8", "t7", "t6", "t5", "t4"])
+  })
+
+  it("finds entries added after a lookup, and not an entry moved out of a generation already looked up", () => {
+    const registry = new TaskRegistry<Item>(4, 60_000)
+    const slow = item("slow")
+    registry.add(slow)
+    addFinished(registry, "q1", 1)
+    // the lookup indexes the generation that holds slow and q1
+    expect(registry.get("slow", 1)).toBe(slow)
+    addFinished(registry, "q2", 1)
+    expect(registry.get("q2", 1)).toBeDefined()
+    // that generation is now the older one; slow finishes and moves to the recent one
+    finish(registry, slow, 2)
+    addFinished(registry, "q3", 3)
+    expect(registry.get("slow", 3)).toBe(slow)
+    // the older generation (q1, q2) is dropped: slow is found in the recent one only
+    addFinished(registry, "q4", 4)
+    expect(registry.has("q1")).toBe(false)
+    expect(registry.get("slow", 4)).toBe(slow)
+    expect(registry.size).toBe(3)
+    expect(registry.values(4).map((entry) => entry.id)).toEqual(["q4", "q3", "slow"])
+  })
+
+  it("keeps the long-lived set small as its entries finish, and finds the ones left", () => {
+    const registry = new TaskRegistry<Item>(2, 60_000)
+    const slow = Array.from({ length: 300 }, (_, i) => item(`slow${i}`))
+    for (const entry of slow) registry.add(entry)
+    // two generations of quick ones: the slow ones move to the long-lived set
+    for (let i = 0; i < 4; i++) addFinished(registry, `q${i}`, 1)
+    expect(registry.get("slow7", 1)).toBe(slow[7])
+    // all but every tenth finish, in an order unlike the one they came in (the set compacts)
+    const finishing = slow.filter((_, i) => i % 10 !== 0).reverse()
+    for (const entry of finishing) finish(registry, entry, 2)
+    const left = slow.filter((_, i) => i % 10 === 0)
+    expect(registry.unfinished()).toEqual(left)
+    for (const entry of left) expect(registry.get(entry.id, 2)).toBe(entry)
+    // at most 2 finished ones are kept, plus the 30 unfinished
+    expect(registry.size).toBeLessThanOrEqual(32)
+    for (const entry of left) finish(registry, entry, 3)
+    expect(registry.unfinished()).toEqual([])
+    expect(registry.size).toBeLessThanOrEqual(2)
   })
 })

@@ -188,8 +188,9 @@ class Entry {
   value: unknown = undefined
   error: unknown = undefined
   waiters: Array<() => void> | undefined = undefined
-  /** The registry's: the generation that holds it. */
+  /** The registry's: the generation that holds it, and its place there. */
   generation: unknown = undefined
+  slot = -1
   /** Times in milliseconds since the supervisor's `epoch`: small integers, stored unboxed. */
   finishedAt = 0
   startedAt = -1

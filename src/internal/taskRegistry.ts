@@ -10,11 +10,24 @@ export interface Registered {
   readonly finishedAt: number
   /** The registry's own: the generation that holds it. */
   generation: unknown
+  /** The registry's own: its place in that generation. */
+  slot: number
 }
 
-/** A set of entries that is dropped whole. */
+/**
+ * A set of entries that is dropped whole. Entries are kept in the order they came in, and indexed
+ * by id only when an id is looked up: a submit appends to an array, and no hash table is written
+ * on the hot path. A hash-table write per task was the largest single cost of a submit (its table
+ * of thousands of ids misses the cache), and most tasks are never looked up by id.
+ */
 class Generation<E extends Registered> {
-  readonly entries = new Map<string, E>()
+  /** Entries in the order they came in; a removed one leaves a hole. */
+  private slots: Array<E | undefined> = []
+  /** Id to entry for `slots[0, indexed)`, made by the first lookup. */
+  private index: Map<string, E> | undefined = undefined
+  private indexed = 0
+  /** Entries in it, holes left out. */
+  size = 0
   /** Entries in it that have not finished. */
   unfinished = 0
   /** Entries that finished in it. */
@@ -23,12 +36,58 @@ class Generation<E extends Registered> {
   newest = 0
   /** Its finished entries that have an idempotency key, to forget the keys with them. */
   keyed: Array<E> = []
+
+  add(entry: E): void {
+    entry.generation = this
+    entry.slot = this.slots.length
+    this.slots.push(entry)
+    this.size++
+  }
+
+  remove(entry: E): void {
+    this.slots[entry.slot] = undefined
+    if (entry.slot < this.indexed) this.index!.delete(entry.id)
+    this.size--
+    // only the long-lived set has many holes for long: it is never dropped whole
+    if (this.slots.length > 64 && this.size < this.slots.length / 4) this.compact()
+  }
+
+  get(id: string): E | undefined {
+    if (this.indexed < this.slots.length) {
+      const index = this.index ??= new Map()
+      for (let i = this.indexed; i < this.slots.length; i++) {
+        const entry = this.slots[i]
+        if (entry !== undefined) index.set(entry.id, entry)
+      }
+      this.indexed = this.slots.length
+    }
+    return this.index?.get(id)
+  }
+
+  /** Its entries, oldest first. */
+  *[Symbol.iterator](): IterableIterator<E> {
+    for (const entry of this.slots) {
+      if (entry !== undefined) yield entry
+    }
+  }
+
+  private compact(): void {
+    const slots: Array<E> = []
+    for (const entry of this.slots) {
+      if (entry === undefined) continue
+      entry.slot = slots.length
+      slots.push(entry)
+    }
+    this.slots = slots
+    this.index = undefined
+    this.indexed = 0
+  }
 }
 
 /**
  * Every task the memory supervisor knows, by id: the unfinished ones, and the finished ones for
  * their retention, in two generations. An entry goes into the recent generation when it is added
- * and stays there when it finishes (one hash-table write per task). When the recent generation has
+ * and stays there when it finishes (one array append per task). When the recent generation has
  * `maxRetained / 2` finished entries it becomes the older one, and the older one is dropped whole,
  * so forgetting a task touches neither the task nor a hash table (evicting one entry at a time read
  * each evicted entry again long after it finished: a cache miss per task on the hot path).
@@ -57,17 +116,17 @@ export class TaskRegistry<E extends Registered> {
 
   /** Entries held, finished or not. */
   get size(): number {
-    return this.recent.entries.size + this.older.entries.size + this.longLived.entries.size
+    return this.recent.size + this.older.size + this.longLived.size
   }
 
   /** Whether an entry under this id is held, expired or not. */
   has(id: string): boolean {
-    return this.recent.entries.has(id) || this.older.entries.has(id) || this.longLived.entries.has(id)
+    return this.find(id) !== undefined
   }
 
   /** The entry under this id, unless it finished longer than `retention` ago. */
   get(id: string, now: number): E | undefined {
-    const entry = this.recent.entries.get(id) ?? this.older.entries.get(id) ?? this.longLived.entries.get(id)
+    const entry = this.find(id)
     return entry === undefined || this.expired(entry, now) ? undefined : entry
   }
 
@@ -79,9 +138,8 @@ export class TaskRegistry<E extends Registered> {
 
   /** Adds a task that has not finished. */
   add(entry: E): void {
-    this.recent.entries.set(entry.id, entry)
+    this.recent.add(entry)
     this.recent.unfinished++
-    entry.generation = this.recent
     if (entry.idempotencyKey !== undefined) this.byKey.set(entry.idempotencyKey, entry.id)
   }
 
@@ -91,9 +149,8 @@ export class TaskRegistry<E extends Registered> {
     const generation = entry.generation as Generation<E>
     generation.unfinished--
     if (generation !== recent) {
-      generation.entries.delete(entry.id)
-      recent.entries.set(entry.id, entry)
-      entry.generation = recent
+      generation.remove(entry)
+      recent.add(entry)
     }
     recent.finished++
     recent.newest = entry.finishedAt
@@ -106,17 +163,16 @@ export class TaskRegistry<E extends Registered> {
   reopen(entry: E): void {
     const generation = entry.generation as Generation<E>
     generation.finished--
-    generation.entries.delete(entry.id)
-    this.recent.entries.set(entry.id, entry)
+    generation.remove(entry)
+    this.recent.add(entry)
     this.recent.unfinished++
-    entry.generation = this.recent
   }
 
   /** Entries newest first; expired ones are left out. */
   values(now: number): Array<E> {
     const all: Array<E> = []
     for (const generation of [this.recent, this.older, this.longLived]) {
-      for (const entry of generation.entries.values()) {
+      for (const entry of generation) {
         if (!this.expired(entry, now)) all.push(entry)
       }
     }
@@ -127,7 +183,7 @@ export class TaskRegistry<E extends Registered> {
   unfinished(): Array<E> {
     const all: Array<E> = []
     for (const generation of [this.recent, this.older, this.longLived]) {
-      for (const entry of generation.entries.values()) {
+      for (const entry of generation) {
         if (!entry.finished) all.push(entry)
       }
     }
@@ -140,9 +196,9 @@ export class TaskRegistry<E extends Registered> {
     this.dropExpired(now)
     let pruned = before - this.size
     for (const generation of [this.recent, this.older]) {
-      for (const entry of Array.from(generation.entries.values())) {
+      for (const entry of Array.from(generation)) {
         if (!this.expired(entry, now)) continue
-        generation.entries.delete(entry.id)
+        generation.remove(entry)
         generation.finished--
         this.forgetKey(entry)
         pruned++
@@ -153,11 +209,15 @@ export class TaskRegistry<E extends Registered> {
 
   /** Drops the generations whose finished tasks are all past their retention. */
   dropExpired(now: number): void {
-    if (this.older.entries.size > 0 && this.older.newest + this.retentionMillis <= now) this.dropOlder()
+    if (this.older.size > 0 && this.older.newest + this.retentionMillis <= now) this.dropOlder()
     if (this.recent.finished > 0 && this.recent.newest + this.retentionMillis <= now) {
       this.rotate()
       this.dropOlder()
     }
+  }
+
+  private find(id: string): E | undefined {
+    return this.recent.get(id) ?? this.older.get(id) ?? this.longLived.get(id)
   }
 
   private expired(entry: E, now: number): boolean {
@@ -173,11 +233,10 @@ export class TaskRegistry<E extends Registered> {
   private dropOlder(): void {
     const older = this.older
     if (older.unfinished > 0) {
-      for (const entry of older.entries.values()) {
+      for (const entry of older) {
         if (entry.finished) continue
-        this.longLived.entries.set(entry.id, entry)
+        this.longLived.add(entry)
         this.longLived.unfinished++
-        entry.generation = this.longLived
       }
     }
     // unless it was retried since (then it is in another generation)
