@@ -4,9 +4,13 @@
  *
  * On a shared 2-core machine the same server binary serves 10-15% more or fewer requests per
  * second from one process start to the next, so a few-percent change cannot be seen in req/s.
- * Instruction counts are deterministic up to the order in which requests arrive: repeated runs of
- * one server agree within about 1% (see bench/RESULTS.md). They do not see cache misses, so they
- * rank changes; req/s stays the figure the target is about.
+ * Much of that is V8's: what it optimizes, and how, differs from one process to the next, and a
+ * server then runs in one of a few modes for its whole life. Within a mode, counts repeat to the
+ * instruction; between modes they differ by up to 7% (session 5 in bench/RESULTS.md: Effect's
+ * run-loop handler for a success compiled on its own, with megamorphic `in` checks and calls to
+ * `Equal.equals`, or not). So compare medians of several runs (BENCH_IR_RUNS), and look at which
+ * functions moved before crediting a change. Counts do not see cache misses; req/s stays the
+ * figure the target is about.
  *
  * Each server runs under `valgrind --tool=callgrind --instr-atstart=no`; after BENCH_IR_WARM
  * requests, counting is switched on for BENCH_IR_REQUESTS requests (autocannon, 20 connections),
