@@ -28,6 +28,7 @@ import { DurableExecutor } from "./DurableExecutor.js"
 import { ExecutorAdmin } from "./ExecutorAdmin.js"
 import { type AwaitError, type LookupError, type StoreUnavailable, type SubmitError, TaskNotFound } from "./ExecutorError.js"
 import { makeDurableEngine } from "./internal/durableEngine.js"
+import { withFiberAtYield } from "./internal/fiberAtYield.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
 import * as PgStore from "./PgStore.js"
 import * as SqliteStore from "./SqliteStore.js"
@@ -137,7 +138,7 @@ export const submit: {
     options?: SubmitOptions
   ): Effect.Effect<TaskHandle.TaskHandle<A, E>, SubmitError, Executor | R>
 } = (task: any, options?: SubmitOptions) =>
-  Effect.withFiberRuntime<TaskHandle.TaskHandle<any, any>, SubmitError, Executor>((fiber) => {
+  withFiberAtYield<TaskHandle.TaskHandle<any, any>, SubmitError, Executor>((fiber) => {
     const executor = fiber.currentContext.unsafeMap.get(Executor.key) as Partial<SubmitsIn> | undefined
     const submitIn = executor?.[submitInFiber]
     // an Executor this package did not build (a test double) has only `submit`
@@ -149,7 +150,8 @@ export const submit: {
 /**
  * The layers' executors also submit on a fiber the caller already runs in: `Executor.submit` then
  * costs one step of the submitting fiber instead of three (looking up the service, `flatMap`,
- * entering the fiber), once per request in an HTTP handler.
+ * entering the fiber), once per request in an HTTP handler; none when it is `yield*`ed in
+ * `Effect.gen` (see `withFiberAtYield`).
  */
 const submitInFiber: unique symbol = Symbol.for("effect-executor/Executor/submitIn")
 
@@ -166,7 +168,7 @@ interface SubmitsIn {
 /** An executor's `submit` and its in-fiber twin, both from the one function, so they cannot drift apart. */
 const submitting = (submitIn: SubmitIn): Pick<Executor, "submit"> & SubmitsIn => ({
   submit: ((task: any, options?: SubmitOptions) =>
-    Effect.withFiberRuntime<TaskHandle.TaskHandle<any, any>, SubmitError>((fiber) =>
+    withFiberAtYield<TaskHandle.TaskHandle<any, any>, SubmitError, never>((fiber) =>
       submitIn(fiber, task, options)
     )) as Executor["submit"],
   [submitInFiber]: submitIn
