@@ -29,6 +29,7 @@ import { ExecutorAdmin } from "./ExecutorAdmin.js"
 import { type AwaitError, type LookupError, type StoreUnavailable, type SubmitError, TaskNotFound } from "./ExecutorError.js"
 import { makeDurableEngine } from "./internal/durableEngine.js"
 import { withFiberAtYield } from "./internal/fiberAtYield.js"
+import { openHoldOf } from "./internal/requestHold.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
 import * as PgStore from "./PgStore.js"
 import * as SqliteStore from "./SqliteStore.js"
@@ -145,13 +146,17 @@ export const submit: {
     return submitIn !== undefined
       ? submitIn(fiber, task, options)
       : Effect.flatMap(Executor, (self) => self.submit(task, options) as Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>)
-  })
+  }, (fiber) => isHeld(fiber, options))
+
+/** Whether a submit in this fiber is held until its request's response is written. */
+const isHeld = (fiber: Fiber.RuntimeFiber<unknown, unknown>, options: SubmitOptions | undefined): boolean =>
+  options?.when !== "now" && openHoldOf(fiber.currentContext) !== undefined
 
 /**
  * The layers' executors also submit on a fiber the caller already runs in: `Executor.submit` then
  * costs one step of the submitting fiber instead of three (looking up the service, `flatMap`,
  * entering the fiber), once per request in an HTTP handler; none when it is `yield*`ed in
- * `Effect.gen` (see `withFiberAtYield`).
+ * `Effect.gen` and held until the response is written (see `withFiberAtYield`).
  */
 const submitInFiber: unique symbol = Symbol.for("effect-executor/Executor/submitIn")
 
@@ -168,8 +173,9 @@ interface SubmitsIn {
 /** An executor's `submit` and its in-fiber twin, both from the one function, so they cannot drift apart. */
 const submitting = (submitIn: SubmitIn): Pick<Executor, "submit"> & SubmitsIn => ({
   submit: ((task: any, options?: SubmitOptions) =>
-    withFiberAtYield<TaskHandle.TaskHandle<any, any>, SubmitError, never>((fiber) =>
-      submitIn(fiber, task, options)
+    withFiberAtYield<TaskHandle.TaskHandle<any, any>, SubmitError, never>(
+      (fiber) => submitIn(fiber, task, options),
+      (fiber) => isHeld(fiber, options)
     )) as Executor["submit"],
   [submitInFiber]: submitIn
 })

@@ -1,36 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option, RuntimeFlags, RuntimeFlagsPatch, Supervisor } from "effect"
+import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 import { Executor, ExecutorError } from "../src/index.js"
 import { withFiberAtYield } from "../src/internal/fiberAtYield.js"
+import { stepsOf } from "./support.js"
 
 const memory = Effect.provide(Executor.layerMemory())
 
-/** Counts the run-loop steps of the fibers it supervises (Effect calls `onEffect` once per step). */
-class StepCounter extends Supervisor.AbstractSupervisor<void> {
-  steps = 0
-  get value() {
-    return Effect.void
-  }
-  override onEffect() {
-    this.steps++
-  }
-}
-
-const stepsOf = <A, E>(yielded: Effect.Effect<A, E>) =>
-  Effect.suspend(() => {
-    const counter = new StepCounter()
-    return Effect.gen(function*() {
-      yield* yielded
-    }).pipe(
-      Effect.supervised(counter),
-      Effect.withRuntimeFlagsPatch(RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision)),
-      Effect.as(counter)
-    )
-  }).pipe(Effect.map((counter) => counter.steps))
-
 describe("Executor.submit yielded in Effect.gen", () => {
-  it.effect("submits at each yield*, in the generator's fiber, and hands back the handle", () =>
+  it.effect("submits at each yield* and hands back the handle (outside a request: with its steps)", () =>
     Effect.gen(function*() {
       const submitOne = Executor.submit(Effect.succeed(1), { when: "now" })
       const first = yield* submitOne
@@ -63,7 +41,7 @@ describe("withFiberAtYield", () => {
       const effect = withFiberAtYield((fiber) => {
         seen.push(fiber.id().toString())
         return Effect.succeed(seen.length)
-      })
+      }, () => true)
       const self = yield* Effect.withFiberRuntime((fiber) => Effect.succeed(fiber.id().toString()))
       expect(yield* effect).toBe(1)
       expect(yield* effect).toBe(2)
@@ -74,12 +52,24 @@ describe("withFiberAtYield", () => {
 
   it.effect("costs the generator no step when its body answers an Exit, two fewer than withFiberRuntime", () =>
     Effect.gen(function*() {
-      const atYield = yield* stepsOf(withFiberAtYield(() => Effect.succeed(1)))
+      const atYield = yield* stepsOf(withFiberAtYield(() => Effect.succeed(1), () => true))
       const plain = yield* stepsOf(Effect.withFiberRuntime(() => Effect.succeed(1)))
       const none = yield* stepsOf(Effect.void)
       expect(plain - atYield).toBe(2)
       // Effect.void is an Exit itself: yielding it costs no step either
       expect(atYield).toBe(none)
+    }))
+
+  it.effect("takes its steps, where the fiber may yield to others, when atYield says no", () =>
+    Effect.gen(function*() {
+      let asked = 0
+      const declined = withFiberAtYield(() => Effect.succeed(1), () => {
+        asked++
+        return false
+      })
+      const plain = yield* stepsOf(Effect.withFiberRuntime(() => Effect.succeed(1)))
+      expect(yield* stepsOf(declined)).toBe(plain)
+      expect(asked).toBe(1)
     }))
 
   it.effect("turns a throw of its body into a defect of the fiber", () =>
@@ -89,7 +79,7 @@ describe("withFiberAtYield", () => {
         try {
           yield* withFiberAtYield<void, never, never>(() => {
             throw boom
-          })
+          }, () => true)
         } catch {
           return "caught"
         }
@@ -104,7 +94,7 @@ describe("withFiberAtYield", () => {
     const effect = withFiberAtYield(() => {
       ran = true
       return Effect.void
-    })
+    }, () => true)
     const step = (effect as unknown as Iterable<unknown>)[Symbol.iterator]().next()
     expect(yieldWrapGet(step.value as never)).toBe(effect)
     expect(ran).toBe(false)

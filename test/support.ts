@@ -1,4 +1,4 @@
-import { Effect, TestClock, Tracer } from "effect"
+import { Effect, RuntimeFlags, RuntimeFlagsPatch, Supervisor, TestClock, Tracer } from "effect"
 import { randomTaskId } from "../src/internal/handleId.js"
 import type { NewTask } from "../src/TaskStore.js"
 
@@ -53,3 +53,27 @@ export const newTask = (overrides: Partial<NewTask> = {}): NewTask => {
     ...overrides
   }
 }
+
+/** Counts the run-loop steps of the fibers it supervises (Effect calls `onEffect` once per step). */
+class StepCounter extends Supervisor.AbstractSupervisor<void> {
+  steps = 0
+  get value() {
+    return Effect.void
+  }
+  override onEffect() {
+    this.steps++
+  }
+}
+
+/** The run-loop steps a generator takes to `yield*` this effect once. */
+export const stepsOf = <A, E, R>(yielded: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const counter = new StepCounter()
+    return Effect.gen(function*() {
+      yield* yielded
+    }).pipe(
+      Effect.supervised(counter),
+      Effect.withRuntimeFlagsPatch(RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision)),
+      Effect.as(counter)
+    )
+  }).pipe(Effect.map((counter) => counter.steps))
