@@ -170,24 +170,12 @@ export class TaskRegistry<E extends Registered> {
 
   /** Entries newest first; expired ones are left out. */
   values(now: number): Array<E> {
-    const all: Array<E> = []
-    for (const generation of [this.recent, this.older, this.longLived]) {
-      for (const entry of generation) {
-        if (!this.expired(entry, now)) all.push(entry)
-      }
-    }
-    return all.sort((a, b) => b.seq - a.seq)
+    return this.collect((entry) => !this.expired(entry, now)).sort((a, b) => b.seq - a.seq)
   }
 
   /** The entries that have not finished. */
   unfinished(): Array<E> {
-    const all: Array<E> = []
-    for (const generation of [this.recent, this.older, this.longLived]) {
-      for (const entry of generation) {
-        if (!entry.finished) all.push(entry)
-      }
-    }
-    return all
+    return this.collect((entry) => !entry.finished)
   }
 
   /** Forgets every finished task past its retention; answers how many. */
@@ -214,6 +202,17 @@ export class TaskRegistry<E extends Registered> {
       this.rotate()
       this.dropOlder()
     }
+  }
+
+  /** The entries of all three generations that `keep` accepts. */
+  private collect(keep: (entry: E) => boolean): Array<E> {
+    const all: Array<E> = []
+    for (const generation of [this.recent, this.older, this.longLived]) {
+      for (const entry of generation) {
+        if (keep(entry)) all.push(entry)
+      }
+    }
+    return all
   }
 
   private find(id: string): E | undefined {
