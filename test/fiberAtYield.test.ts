@@ -72,6 +72,21 @@ describe("withFiberAtYield", () => {
       expect(asked).toBe(1)
     }))
 
+  it.effect("fails the generator with a failure its body answers, past any try/catch in it", () =>
+    Effect.gen(function*() {
+      let caught: unknown = undefined
+      const error = yield* Effect.flip(Effect.gen(function*() {
+        try {
+          yield* withFiberAtYield(() => Effect.fail("refused"), () => true)
+        } catch (thrown) {
+          caught = thrown
+        }
+        return "went on"
+      }))
+      expect(error).toBe("refused")
+      expect(caught).toBeUndefined()
+    }))
+
   it.effect("turns a throw of its body into a defect of the fiber", () =>
     Effect.gen(function*() {
       const boom = new Error("boom")
