@@ -316,6 +316,12 @@ export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> exte
    * After it, another process (or this one after a restart) takes the task over. Default 30 seconds.
    */
   readonly leaseDuration?: Duration.DurationInput | undefined
+  /**
+   * How long a process may go without its liveness beat (written every quarter of this) before
+   * the other processes on the store, or this one after a restart, take its running and held
+   * tasks over. This, not `leaseDuration`, is how fast work recovers after `kill -9`. Default 2 seconds.
+   */
+  readonly takeoverAfter?: Duration.DurationInput | undefined
   /** How often idle workers look for due tasks written by other processes. Default 1 second. */
   readonly pollInterval?: Duration.DurationInput | undefined
   /** Write concurrent submits in one shared transaction (one fsync). Default `true`. */
@@ -355,7 +361,8 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       leaseDuration: Duration.decode(options.leaseDuration ?? "30 seconds"),
       pollInterval: Duration.decode(options.pollInterval ?? "1 second"),
       groupCommit: options.groupCommit ?? true,
-      runTasks: options.runTasks ?? true
+      runTasks: options.runTasks ?? true,
+      takeoverAfter: Duration.decode(options.takeoverAfter ?? "2 seconds")
     })
     const durable: DurableExecutor = {
       reliability: "durable",

@@ -13,6 +13,8 @@
  * | `effect_executor_backlog` | gauge | tasks held, delayed or queued, by queue (label `task` is `*`) |
  * | `effect_executor_task_start_latency_ms` | histogram | from release (or due time) to start |
  * | `effect_executor_task_duration_ms` | histogram | from start to end of the last attempt |
+ * | `effect_executor_fenced_writes` | counter | ends of attempts the store refused: the task had been taken over |
+ * | `effect_executor_tasks_taken_over` | counter | tasks taken back from stopped processes or expired leases (no labels) |
  *
  * @example
  * ```ts
@@ -57,7 +59,15 @@ export const keys = {
     "effect_executor_task_duration_ms",
     millis,
     "milliseconds from start to the end of the last attempt"
-  )
+  ),
+  fencedWrites: MetricKey.counter("effect_executor_fenced_writes", {
+    description: "ends of attempts refused by the store because the task had been taken over",
+    incremental: true
+  }),
+  takenOver: MetricKey.counter("effect_executor_tasks_taken_over", {
+    description: "tasks taken back from stopped processes or expired leases",
+    incremental: true
+  })
 } as const
 
 /** @since 0.1.0 @category metrics */
@@ -76,3 +86,7 @@ export const backlog = Metric.fromMetricKey(keys.backlog)
 export const startLatency = Metric.fromMetricKey(keys.startLatency)
 /** @since 0.1.0 @category metrics */
 export const duration = Metric.fromMetricKey(keys.duration)
+/** @since 0.1.0 @category metrics */
+export const fencedWrites = Metric.fromMetricKey(keys.fencedWrites)
+/** @since 0.1.0 @category metrics */
+export const tasksTakenOver = Metric.fromMetricKey(keys.takenOver)

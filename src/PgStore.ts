@@ -12,8 +12,9 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Schedule, Stream } from "effect"
 import { StoreUnavailable } from "./ExecutorError.js"
 import { randomTaskId } from "./internal/handleId.js"
-import { makeSqlTaskStore, storeGuard } from "./internal/sqlTaskStore.js"
-import { chunked, type ClaimedRow, toClaimedTasks } from "./internal/storedRow.js"
+import { checkTables } from "./internal/migrations.js"
+import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "./internal/sqlTaskStore.js"
+import { chunked, type ClaimedRow, refused, toClaimedTasks } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
 
 /**
@@ -66,7 +67,13 @@ const migrations = (schema: string) =>
         sql`ALTER TABLE ${tasks} ADD COLUMN session TEXT`,
         sql`CREATE INDEX tasks_created ON ${tasks} (created_at)`
       ], { discard: true })
-    })
+    }),
+    "0003_add_fencing_and_liveness": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.all([
+        sql`ALTER TABLE ${sql(`${schema}.tasks`)} ADD COLUMN claims INTEGER NOT NULL DEFAULT 0`,
+        sql`CREATE TABLE ${sql(`${schema}.workers`)} (owner TEXT PRIMARY KEY, beat_at BIGINT NOT NULL, started_at BIGINT NOT NULL)`,
+        sql`CREATE TABLE ${sql(`${schema}.meta`)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`
+      ], { discard: true }))
   })
 
 /**
@@ -96,24 +103,25 @@ export const make = (
     const notify = (queues: Iterable<string>) =>
       Effect.forEach(new Set(queues), (queue) => sql`SELECT pg_notify(${channel}, ${queue})`, { discard: true })
 
-    yield* sql.withTransaction(Effect.gen(function*() {
-      yield* sql`SELECT pg_advisory_xact_lock(hashtext(${channel}))`
-      yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
-      // the Migrator probes its table with a query that would abort this transaction if it failed
-      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${schema}.migrations`)} (
-        migration_id integer primary key,
-        created_at timestamp with time zone not null default now(),
-        name text not null
-      )`
-      yield* Migrator.make({})({ loader: migrations(schema), table: `${schema}.migrations` })
-    })).pipe(
-      Effect.mapError((error) =>
-        new StoreUnavailable({
-          path: location,
-          reason: `migration failed: ${String((error.cause as Error | undefined)?.message ?? error.message)}`
-        })
-      )
+    yield* checkTables(
+      location,
+      sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT pg_advisory_xact_lock(hashtext(${channel}))`
+        yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
+        // the Migrator probes its table with a query that would abort this transaction if it failed
+        yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${schema}.migrations`)} (
+          migration_id integer primary key,
+          created_at timestamp with time zone not null default now(),
+          name text not null
+        )`
+        yield* Migrator.make({})({ loader: migrations(schema), table: `${schema}.migrations` })
+      })),
+      sql`SELECT seq, id, name, queue, payload, state, priority, run_at, delay_ms, attempts, idempotency_key, owner,
+        lease_expires_at, cancel_requested, trace_parent, result, error, created_at, started_at, finished_at,
+        session, claims FROM ${tasks} LIMIT 0`,
+      `${schema}.tasks`
     )
+    const sessionKey = yield* guard(loadSessionKey(sql, sql(`${schema}.meta`)))
 
     const claim: TaskStore.TaskStore["claim"] = ({ leaseMillis, limit, now, owner, queue }) =>
       guard(sql<ClaimedRow>`WITH next AS (
@@ -125,34 +133,40 @@ export const make = (
         )
         UPDATE ${tasks} AS t
         SET state = 'running', owner = ${owner}, lease_expires_at = ${now + leaseMillis},
-            attempts = t.attempts + 1, started_at = ${now}
+            attempts = t.attempts + 1, claims = t.claims + 1, started_at = ${now}
         FROM next WHERE t.id = next.id
-        RETURNING t.id, t.name, t.queue, t.payload, t.attempts, t.trace_parent, t.priority, t.run_at, t.seq`).pipe(
+        RETURNING t.id, t.name, t.queue, t.payload, t.attempts, t.claims, t.trace_parent, t.priority, t.run_at, t.seq`).pipe(
         Effect.map(toClaimedTasks)
       )
 
-    // One statement per batch: the batch travels as one JSON parameter joined to the rows.
+    // One statement per batch: the batch travels as one JSON parameter joined to the rows. A
+    // result is taken only while the row is still under the claim that ran it (owner and fence).
     const complete: TaskStore.TaskStore["complete"] = (results, now) =>
       guard(Effect.forEach(chunked(results, CHUNK), (chunk) =>
-        sql`UPDATE ${tasks} AS t
+        sql<{ id: string }>`UPDATE ${tasks} AS t
           SET state = 'succeeded', result = done.result, finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-          FROM jsonb_to_recordset(${JSON.stringify(chunk)}::jsonb) AS done(id text, owner text, result text)
-          WHERE t.id = done.id AND t.owner = done.owner AND t.state = 'running'`, { discard: true }))
+          FROM jsonb_to_recordset(${JSON.stringify(chunk)}::jsonb) AS done(id text, owner text, claim integer, result text)
+          WHERE t.id = done.id AND t.owner = done.owner AND t.claims = done.claim AND t.state = 'running'
+          RETURNING t.id`)).pipe(Effect.map((batches) => refused(results, batches.flat())))
 
     const fail: TaskStore.TaskStore["fail"] = (failures, now) =>
       guard(sql.withTransaction(Effect.gen(function*() {
+        const taken: Array<{ id: string }> = []
         for (const chunk of chunked(failures, CHUNK)) {
-          const retried = yield* sql<{ queue: string }>`UPDATE ${tasks} AS t
+          const retried = yield* sql<{ id: string; queue: string | null }>`UPDATE ${tasks} AS t
             SET state = CASE WHEN f."retryAt" IS NULL THEN 'failed' ELSE 'queued' END,
                 error = f.error,
                 run_at = COALESCE(f."retryAt", t.run_at),
                 finished_at = CASE WHEN f."retryAt" IS NULL THEN ${now}::bigint ELSE NULL END,
                 owner = NULL, lease_expires_at = NULL
-            FROM jsonb_to_recordset(${JSON.stringify(chunk)}::jsonb) AS f(id text, owner text, error text, "retryAt" bigint)
-            WHERE t.id = f.id AND t.owner = f.owner AND t.state = 'running'
-            RETURNING CASE WHEN f."retryAt" IS NULL THEN NULL ELSE t.queue END AS queue`
+            FROM jsonb_to_recordset(${JSON.stringify(chunk)}::jsonb)
+              AS f(id text, owner text, claim integer, error text, "retryAt" bigint)
+            WHERE t.id = f.id AND t.owner = f.owner AND t.claims = f.claim AND t.state = 'running'
+            RETURNING t.id, CASE WHEN f."retryAt" IS NULL THEN NULL ELSE t.queue END AS queue`
+          taken.push(...retried)
           yield* notify(retried.flatMap((row) => row.queue === null ? [] : [row.queue]))
         }
+        return refused(failures, taken)
       })))
 
     /**
@@ -177,13 +191,27 @@ export const make = (
       )
     })
 
+    // In batches: one huge DELETE would hold its locks and bloat one transaction for minutes.
     const prune: TaskStore.TaskStore["prune"] = (before) =>
-      guard(sql<{ count: string }>`WITH gone AS (
-          DELETE FROM ${tasks} WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted') RETURNING 1
-        ) SELECT count(*) AS count FROM gone`).pipe(Effect.map((rows) => Number(rows[0]?.count ?? 0)))
+      guard(Effect.gen(function*() {
+        let total = 0
+        for (;;) {
+          const rows = yield* sql<{ count: string }>`WITH gone AS (
+              DELETE FROM ${tasks} WHERE id IN (
+                SELECT id FROM ${tasks}
+                WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted')
+                LIMIT ${PRUNE_BATCH})
+              RETURNING 1
+            ) SELECT count(*) AS count FROM gone`
+          const count = Number(rows[0]?.count ?? 0)
+          total += count
+          if (count < PRUNE_BATCH) return total
+        }
+      }))
 
     return TaskStore.TaskStore.of(makeSqlTaskStore(sql, {
       location,
+      sessionKey,
       transactional: true,
       // @effect/sql-pg does not LISTEN again when its connection is terminated, and says nothing:
       // the subscription is renewed every 30 seconds. In between, the workers' poll finds the work.
@@ -194,6 +222,7 @@ export const make = (
         Stream.orDie
       ),
       tasks,
+      workers: sql(`${schema}.workers`),
       yes: sql.literal("true"),
       no: sql.literal("false"),
       lockRow: sql.literal("FOR UPDATE"),

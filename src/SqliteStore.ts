@@ -10,8 +10,9 @@ import { Cause, Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { StoreUnavailable } from "./ExecutorError.js"
-import { makeSqlTaskStore, storeGuard } from "./internal/sqlTaskStore.js"
-import { chunked as chunks, type ClaimedRow, toClaimedTasks } from "./internal/storedRow.js"
+import { checkTables } from "./internal/migrations.js"
+import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard, yieldToEventLoop } from "./internal/sqlTaskStore.js"
+import { chunked as chunks, type ClaimedRow, refused, toClaimedTasks } from "./internal/storedRow.js"
 import * as TaskStore from "./TaskStore.js"
 
 /**
@@ -67,6 +68,12 @@ const migrations = Migrator.fromRecord({
     Effect.all([
       sql`ALTER TABLE effect_executor_tasks ADD COLUMN session TEXT`,
       sql`CREATE INDEX effect_executor_tasks_created ON effect_executor_tasks (created_at)`
+    ], { discard: true })),
+  "0003_add_fencing_and_liveness": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`ALTER TABLE effect_executor_tasks ADD COLUMN claims INTEGER NOT NULL DEFAULT 0`,
+      sql`CREATE TABLE effect_executor_workers (owner TEXT PRIMARY KEY, beat_at INTEGER NOT NULL, started_at INTEGER NOT NULL)`,
+      sql`CREATE TABLE effect_executor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`
     ], { discard: true }))
 })
 
@@ -84,58 +91,78 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
     const sql = yield* SqlClient.SqlClient
     const guard = storeGuard(location)
 
-    yield* Migrator.make({})({ loader: migrations, table: "effect_executor_migrations" }).pipe(
-      Effect.mapError((error) =>
-        new StoreUnavailable({ path: location, reason: `migration failed: ${error.message}` })
-      )
+    yield* checkTables(
+      location,
+      Migrator.make({})({ loader: migrations, table: "effect_executor_migrations" }),
+      sql`SELECT id, name, queue, payload, state, priority, run_at, delay_ms, attempts, idempotency_key, owner,
+        lease_expires_at, cancel_requested, trace_parent, result, error, created_at, started_at, finished_at,
+        session, claims FROM effect_executor_tasks LIMIT 0`,
+      "effect_executor_tasks"
     )
+    const sessionKey = yield* guard(loadSessionKey(sql, sql("effect_executor_meta")))
 
     const claim: TaskStore.TaskStore["claim"] = ({ leaseMillis, limit, now, owner, queue }) =>
       guard(sql<ClaimedRow>`UPDATE effect_executor_tasks
         SET state = 'running', owner = ${owner}, lease_expires_at = ${now + leaseMillis},
-            attempts = attempts + 1, started_at = ${now}
+            attempts = attempts + 1, claims = claims + 1, started_at = ${now}
         WHERE id IN (
           SELECT id FROM effect_executor_tasks
           WHERE state = 'queued' AND queue = ${queue} AND run_at <= ${now}
           ORDER BY priority DESC, run_at, rowid
           LIMIT ${limit}
         )
-        RETURNING id, name, queue, payload, attempts, trace_parent, priority, run_at, rowid AS seq`).pipe(
+        RETURNING id, name, queue, payload, attempts, claims, trace_parent, priority, run_at, rowid AS seq`).pipe(
         Effect.map(toClaimedTasks)
       )
 
-    // One statement per batch: the results travel as a JSON array joined to the rows.
+    // One statement per batch: the results travel as a JSON array joined to the rows. A result
+    // is taken only while the row is still under the claim that ran it (owner and fence).
     const complete: TaskStore.TaskStore["complete"] = (results, now) =>
       guard(Effect.forEach(chunks(results, INSERT_CHUNK), (chunk) =>
-        sql`UPDATE effect_executor_tasks
+        sql<{ id: string }>`UPDATE effect_executor_tasks
           SET state = 'succeeded', result = done.value ->> '$.result', finished_at = ${now},
               owner = NULL, lease_expires_at = NULL
           FROM json_each(${JSON.stringify(chunk)}) AS done
           WHERE effect_executor_tasks.id = done.value ->> '$.id'
             AND effect_executor_tasks.owner = done.value ->> '$.owner'
-            AND effect_executor_tasks.state = 'running'`, { discard: true }))
+            AND effect_executor_tasks.claims = done.value ->> '$.claim'
+            AND effect_executor_tasks.state = 'running'
+          RETURNING effect_executor_tasks.id`)).pipe(Effect.map((batches) => refused(results, batches.flat())))
 
     const fail: TaskStore.TaskStore["fail"] = (failures, now) =>
-      guard(sql.withTransaction(Effect.forEach(failures, ({ error, id, owner, retryAt }) =>
+      guard(sql.withTransaction(Effect.forEach(failures, ({ claim, error, id, owner, retryAt }) =>
         retryAt === undefined
-          ? sql`UPDATE effect_executor_tasks
+          ? sql<{ id: string }>`UPDATE effect_executor_tasks
               SET state = 'failed', error = ${error}, finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-              WHERE id = ${id} AND owner = ${owner} AND state = 'running'`
-          : sql`UPDATE effect_executor_tasks
+              WHERE id = ${id} AND owner = ${owner} AND claims = ${claim} AND state = 'running' RETURNING id`
+          : sql<{ id: string }>`UPDATE effect_executor_tasks
               SET state = 'queued', error = ${error}, run_at = ${retryAt}, owner = NULL, lease_expires_at = NULL
-              WHERE id = ${id} AND owner = ${owner} AND state = 'running'`, { discard: true })))
+              WHERE id = ${id} AND owner = ${owner} AND claims = ${claim} AND state = 'running' RETURNING id`)))
+        .pipe(Effect.map((batches) => refused(failures, batches.flat())))
 
+    // better-sqlite3 runs a statement synchronously, on the event loop: one DELETE of a million
+    // rows would stall the server for seconds, so prune deletes a batch at a time.
     const prune: TaskStore.TaskStore["prune"] = (before) =>
-      guard(sql<{ id: string }>`DELETE FROM effect_executor_tasks
-        WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted') RETURNING id`).pipe(
-        Effect.map((rows) => rows.length)
-      )
+      guard(Effect.gen(function*() {
+        let total = 0
+        for (;;) {
+          const result = (yield* sql`DELETE FROM effect_executor_tasks WHERE rowid IN (
+              SELECT rowid FROM effect_executor_tasks
+              WHERE finished_at < ${before} AND state IN ('succeeded', 'failed', 'interrupted')
+              LIMIT ${PRUNE_BATCH})`.raw) as unknown as { readonly changes: number }
+          total += result.changes
+          if (result.changes < PRUNE_BATCH) return total
+          yield* yieldToEventLoop
+        }
+      }))
 
     return TaskStore.TaskStore.of(makeSqlTaskStore(sql, {
       location,
+      sessionKey,
       transactional: false,
       notifications: undefined,
       tasks: sql("effect_executor_tasks"),
+      workers: sql("effect_executor_workers"),
       yes: sql.literal("1"),
       no: sql.literal("0"),
       lockRow: sql.literal(""),

@@ -43,7 +43,7 @@ export interface NewTask {
   readonly leaseExpiresAt: number | undefined
   /** The span that submitted it, as `traceId:spanId`, to link the task's span to. */
   readonly traceParent: string | undefined
-  /** The session that submitted it, for `StatusApi`'s ownership check. */
+  /** The keyed hash of the session that submitted it (never the session), for `StatusApi`. */
   readonly session?: string | undefined
   readonly createdAt: number
 }
@@ -61,6 +61,13 @@ export interface ClaimedTask {
   readonly payload: string
   /** The attempt this claim starts (1 for the first). */
   readonly attempts: number
+  /**
+   * The fence of this claim: every claim of a row gets a new, larger number. A worker's end-writes
+   * (`complete`, `fail`, `requeue`, `markInterrupted`) name it, and the store accepts them only
+   * while the row is still under this claim, so a run whose task was taken over cannot overwrite
+   * the run that took it.
+   */
+  readonly claim: number
   readonly traceParent: string | undefined
   /** When it became due: the start latency is measured from here. */
   readonly runAt: number
@@ -88,8 +95,20 @@ export interface StoredTask {
   readonly startedAt: number | undefined
   readonly finishedAt: number | undefined
   readonly cancelRequested: boolean
-  /** The session that submitted it, for `StatusApi`'s ownership check. */
+  /** The keyed hash of the session that submitted it, for `StatusApi`'s ownership check. */
   readonly session: string | undefined
+}
+
+/**
+ * The claim a worker's end-write names: the row, the process, and the claim's fence.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClaimRef {
+  readonly id: string
+  readonly owner: string
+  readonly claim: number
 }
 
 /**
@@ -98,9 +117,7 @@ export interface StoredTask {
  * @since 0.1.0
  * @category models
  */
-export interface Failure {
-  readonly id: string
-  readonly owner: string
+export interface Failure extends ClaimRef {
   /** JSON of the encoded error. */
   readonly error: string
   /** Run again at this time (the attempt count is kept), or `undefined` for the final failure. */
@@ -114,6 +131,11 @@ export interface Failure {
 export interface TaskStore {
   /** Where the store lives, for messages: a file path or a database URL without credentials. */
   readonly location: string
+  /**
+   * The key sessions are hashed with (HMAC) before they are stored: generated when the store is
+   * made and kept in it, so every process on the store hashes alike.
+   */
+  readonly sessionKey: string
   /**
    * Whether `insert` may run inside the caller's own SQL transaction (the store uses the caller's
    * `SqlClient`), so a submit commits or rolls back with the caller's rows.
@@ -159,24 +181,41 @@ export interface TaskStore {
     readonly now: number
     readonly leaseMillis: number
   }) => Effect.Effect<{ readonly lost: ReadonlyArray<string>; readonly cancelled: ReadonlyArray<string> }, StoreUnavailable>
-  /** Marks running tasks of `owner` `succeeded` with their encoded results, in one transaction. */
+  /**
+   * Marks claimed tasks `succeeded` with their encoded results, in one transaction. Answers the
+   * ids it refused because the claim was no longer theirs (taken over): their results are dropped.
+   */
   readonly complete: (
-    results: ReadonlyArray<{ readonly id: string; readonly owner: string; readonly result: string }>,
+    results: ReadonlyArray<ClaimRef & { readonly result: string }>,
     now: number
-  ) => Effect.Effect<void, StoreUnavailable>
-  /** Ends failed attempts of `owner`'s tasks: back to `queued` at `retryAt`, or `failed` for good. */
-  readonly fail: (failures: ReadonlyArray<Failure>, now: number) => Effect.Effect<void, StoreUnavailable>
+  ) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
   /**
-   * Gives `owner`'s running tasks back (the process is shutting down): `queued` again, the
-   * unfinished attempt not counted. Tasks whose cancellation was requested become `interrupted`.
+   * Ends failed attempts: back to `queued` at `retryAt`, or `failed` for good. Answers the ids
+   * refused because the claim was no longer theirs.
    */
-  readonly requeue: (ids: ReadonlyArray<string>, owner: string, now: number) => Effect.Effect<void, StoreUnavailable>
+  readonly fail: (failures: ReadonlyArray<Failure>, now: number) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
   /**
-   * Takes back tasks whose lease expired (their process died): running ones become `queued`
-   * (their attempt stays counted), held ones are released as if their response had finished.
-   * Answers how many rows moved.
+   * Gives claimed tasks back (the process is shutting down): `queued` again, the unfinished
+   * attempt not counted. Tasks whose cancellation was requested become `interrupted`.
    */
-  readonly reclaimExpired: (now: number) => Effect.Effect<number, StoreUnavailable>
+  readonly requeue: (claims: ReadonlyArray<ClaimRef>, now: number) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Records that process `owner` is alive at `now` (its liveness row). `now: 0` says it has
+   * stopped: other processes take its tasks over at once.
+   */
+  readonly beat: (owner: string, now: number) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Takes back tasks of other processes that died: those whose owner's last beat is before
+   * `deadBefore`, or whose lease expired. Running ones become `queued` at once (their attempt
+   * stays counted and is recorded as ended by a lost worker); held ones are released as if
+   * their response had finished. `self`'s own rows are never taken: it knows what it runs.
+   * Forgets dead processes that own nothing any more. Answers how many rows moved.
+   */
+  readonly reclaimExpired: (options: {
+    readonly self: string
+    readonly now: number
+    readonly deadBefore: number
+  }) => Effect.Effect<number, StoreUnavailable>
   readonly status: (id: string) => Effect.Effect<Option.Option<StoredTask>, StoreUnavailable>
   /**
    * Cancels a task: held and queued ones become `interrupted` at once (`"cancelled"`); for a
@@ -186,9 +225,12 @@ export interface TaskStore {
     id: string,
     now: number
   ) => Effect.Effect<"cancelled" | "requested" | "finished" | "missing", StoreUnavailable>
-  /** Marks a running task of `owner` `interrupted` (its worker stopped it after a cancellation). */
-  readonly markInterrupted: (id: string, owner: string, now: number) => Effect.Effect<void, StoreUnavailable>
-  /** Deletes finished tasks that finished before `before`; answers how many. */
+  /** Marks a claimed task `interrupted` (its worker stopped it after a cancellation). */
+  readonly markInterrupted: (claim: ClaimRef, now: number) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Deletes finished tasks that finished before `before`, in bounded batches that let the event
+   * loop run between them; answers how many.
+   */
   readonly prune: (before: number) => Effect.Effect<number, StoreUnavailable>
   /** The most recently created tasks, newest first, optionally of one state and one queue. */
   readonly list: (options: {

@@ -62,21 +62,23 @@ const seed = Effect.gen(function*() {
   const queued = newTask({ createdAt: at(3 * HOUR - 4 * MINUTE), runAt: at(-HOUR) })
   const held = newTask({ createdAt: at(3 * HOUR - 5 * MINUTE), state: "held", owner, leaseExpiresAt: at(-HOUR) })
 
-  const claimOne = (queue: string, now: number) => store.claim({ owner, queue, limit: 1, now, leaseMillis: lease })
+  const claimOne = (queue: string, now: number) =>
+    Effect.map(store.claim({ owner, queue, limit: 1, now, leaseMillis: lease }), (claimed) => claimed[0]!.claim)
   yield* store.insert([oldSucceeded])
-  yield* claimOne("default", at(3 * HOUR))
-  yield* store.complete([{ id: oldSucceeded.id, owner, result: JSON.stringify({ sent: true }) }], at(2 * HOUR))
+  const first = yield* claimOne("default", at(3 * HOUR))
+  yield* store.complete([{ id: oldSucceeded.id, owner, claim: first, result: JSON.stringify({ sent: true }) }], at(2 * HOUR))
   yield* store.insert([failed])
-  yield* claimOne("reports", at(40 * MINUTE))
+  const second = yield* claimOne("reports", at(40 * MINUTE))
   yield* store.fail([{
     id: failed.id,
     owner,
+    claim: second,
     error: JSON.stringify({ _tag: "TaskFailed", reason: "defect", detail: "disk full" }),
     retryAt: undefined
   }], at(30 * MINUTE))
   yield* store.insert([recentSucceeded])
-  yield* claimOne("default", at(2 * MINUTE))
-  yield* store.complete([{ id: recentSucceeded.id, owner, result: JSON.stringify({ sent: true }) }], at(MINUTE))
+  const third = yield* claimOne("default", at(2 * MINUTE))
+  yield* store.complete([{ id: recentSucceeded.id, owner, claim: third, result: JSON.stringify({ sent: true }) }], at(MINUTE))
   yield* store.insert([running])
   yield* claimOne("default", at(MINUTE))
   yield* store.insert([queued, held])

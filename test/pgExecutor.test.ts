@@ -105,7 +105,7 @@ describe.runIf(pgAvailable)("Executor.layerPg", () => {
         const sql = yield* SqlClient.SqlClient
         const tables = yield* sql<{ table_name: string }>`SELECT table_name FROM information_schema.tables
           WHERE table_schema = ${schema} ORDER BY table_name`
-        expect(tables.map((t) => t.table_name)).toEqual(["migrations", "tasks"])
+        expect(tables.map((t) => t.table_name)).toEqual(["meta", "migrations", "tasks", "workers"])
         const found = yield* sql<{ n: string }>`SELECT count(*) AS n FROM information_schema.tables
           WHERE table_schema = 'public' AND table_name = 'tasks'`
         expect(Option.some(found[0]?.n)).toEqual(Option.some("0"))

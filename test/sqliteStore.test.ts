@@ -1,11 +1,13 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { ExecutorError, SqliteStore } from "../src/index.js"
+import { ExecutorError, SqliteStore, TaskStore } from "../src/index.js"
+import { newTask } from "./support.js"
 import { storeConformance } from "./storeConformance.js"
 
 const dir = mkdtempSync(join(tmpdir(), "effect-executor-sqlite-"))
@@ -54,6 +56,78 @@ describe("SqliteStore", () => {
         SqlClient.SqlClient,
         (sql) => sql<{ migration_id: number; name: string }>`SELECT migration_id, name FROM effect_executor_migrations`
       ).pipe(Effect.provide(SqliteStore.layerClient({ filename })))
-      expect(rows).toEqual([{ migration_id: 1, name: "create_tasks" }, { migration_id: 2, name: "add_sessions" }])
+      expect(rows).toEqual([
+        { migration_id: 1, name: "create_tasks" },
+        { migration_id: 2, name: "add_sessions" },
+        { migration_id: 3, name: "add_fencing_and_liveness" }
+      ])
     }))
+
+  /** Builds the store on `filename` and answers its typed failure (a defect fails the test). */
+  const storeFailure = (filename: string) =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Layer.build(SqliteStore.layer({ filename })).pipe(Effect.scoped))
+      expect(Exit.isFailure(exit) && Cause.isFailType(exit.cause)).toBe(true)
+      return Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+    })
+
+  const withClient = (filename: string, statements: ReadonlyArray<string>) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (statement) => sql.unsafe(statement)))
+      .pipe(Effect.provide(SqliteStore.layerClient({ filename })))
+
+  it.effect("a table of the same name made by another application is a typed StoreUnavailable naming file and table", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      yield* withClient(filename, ["CREATE TABLE effect_executor_tasks (id INTEGER PRIMARY KEY, title TEXT)"])
+      const error = yield* storeFailure(filename)
+      expect(error).toBeInstanceOf(ExecutorError.StoreUnavailable)
+      expect(error?.message).toContain(filename)
+      expect(error?.message).toContain("effect_executor_tasks")
+    }))
+
+  it.effect("a half-made table (migrations recorded, columns missing) is a typed StoreUnavailable", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      yield* Layer.build(SqliteStore.layer({ filename })).pipe(Effect.scoped)
+      yield* withClient(filename, ["ALTER TABLE effect_executor_tasks DROP COLUMN claims"])
+      const error = yield* storeFailure(filename)
+      expect(error).toBeInstanceOf(ExecutorError.StoreUnavailable)
+      expect(error?.message).toContain(filename)
+      expect(error?.message).toContain("effect_executor_tasks")
+      expect(error?.message).toContain("claims")
+    }))
+
+  it.effect("the session key is made once and kept in the file", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const keyOf = Effect.map(TaskStore.TaskStore, (store) => store.sessionKey).pipe(
+        Effect.provide(SqliteStore.layer({ filename }))
+      )
+      const first = yield* keyOf
+      expect(yield* keyOf).toBe(first)
+      expect(yield* Effect.map(TaskStore.TaskStore, (store) => store.sessionKey).pipe(
+        Effect.provide(SqliteStore.layer({ filename: freshFile() }))
+      )).not.toBe(first)
+    }))
+
+  it.live("prune of 200,000 finished rows never stalls the event loop for 50 ms", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.TaskStore
+      const total = 200_000
+      for (let from = 0; from < total; from += 10_000) {
+        yield* store.insert(Array.from({ length: 10_000 }, () => newTask({ runAt: 1_000, createdAt: 1_000 })))
+        const claimed = yield* store.claim({ owner: "w1", queue: "default", limit: 10_000, now: 1_000, leaseMillis: 1_000 })
+        yield* store.complete(claimed.map((c) => ({ id: c.id, owner: "w1", claim: c.claim, result: "1" })), 1_100)
+      }
+      const histogram = monitorEventLoopDelay({ resolution: 5 })
+      histogram.enable()
+      const started = Date.now()
+      const pruned = yield* store.prune(2_000)
+      const tookMillis = Date.now() - started
+      histogram.disable()
+      expect(pruned).toBe(total)
+      const maxMillis = histogram.max / 1e6
+      console.log(`prune of ${total} rows: ${tookMillis} ms, longest event-loop delay ${maxMillis.toFixed(1)} ms`)
+      expect(maxMillis).toBeLessThan(50)
+    }).pipe(Effect.provide(SqliteStore.layer({ filename: freshFile() }))), 120_000)
 })

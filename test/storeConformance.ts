@@ -106,7 +106,7 @@ export const storeConformance = (
           expect(beat.lost).toEqual(["gone-000000000000000000"])
           expect(beat.cancelled).toEqual([b.id])
           // the lease now runs to 2,500: not expired at 2,200
-          expect(yield* store.reclaimExpired(2_200)).toBe(0)
+          expect(yield* store.reclaimExpired({ self: "w9", now: 2_200, deadBefore: 0 })).toBe(0)
           expect(yield* stateOf(store, a.id)).toBe("running")
           const stranger = yield* store.heartbeat({ owner: "w2", ids: [a.id], now: 1_600, leaseMillis: 1_000 })
           expect(stranger.lost).toEqual([a.id])
@@ -118,10 +118,11 @@ export const storeConformance = (
         Effect.gen(function*() {
           const a = task()
           yield* store.insert([a])
-          yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
-          yield* store.complete([{ id: a.id, owner: "intruder", result: "1" }], 1_100)
+          const [claimed] = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
+          expect(yield* store.complete([{ id: a.id, owner: "intruder", claim: claimed!.claim, result: "1" }], 1_100)).toEqual([a.id])
+          expect(yield* store.complete([{ id: a.id, owner: "w1", claim: claimed!.claim + 1, result: "1" }], 1_100)).toEqual([a.id])
           expect(yield* stateOf(store, a.id)).toBe("running")
-          yield* store.complete([{ id: a.id, owner: "w1", result: "{\"n\":1}" }], 1_200)
+          expect(yield* store.complete([{ id: a.id, owner: "w1", claim: claimed!.claim, result: "{\"n\":1}" }], 1_200)).toEqual([])
           expect(Option.getOrThrow(yield* store.status(a.id))).toMatchObject({
             state: "succeeded",
             result: "{\"n\":1}",
@@ -136,13 +137,17 @@ export const storeConformance = (
         Effect.gen(function*() {
           const a = task()
           yield* store.insert([a])
-          yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
-          yield* store.fail([{ id: a.id, owner: "w1", error: "\"e1\"", retryAt: 3_000 }], 1_100)
+          const [first] = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
+          expect(yield* store.fail([{ id: a.id, owner: "w1", claim: first!.claim, error: "\"e1\"", retryAt: 3_000 }], 1_100))
+            .toEqual([])
           expect(Option.getOrThrow(yield* store.status(a.id))).toMatchObject({ state: "queued", runAt: 3_000, attempts: 1, error: "\"e1\"" })
           expect(yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 2_000, leaseMillis: 1_000 })).toEqual([])
           const again = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 3_000, leaseMillis: 1_000 })
           expect(again.map((c) => c.attempts)).toEqual([2])
-          yield* store.fail([{ id: a.id, owner: "w1", error: "\"e2\"", retryAt: undefined }], 3_100)
+          // the first claim's fence no longer holds
+          expect(yield* store.fail([{ id: a.id, owner: "w1", claim: first!.claim, error: "\"x\"", retryAt: undefined }], 3_050))
+            .toEqual([a.id])
+          yield* store.fail([{ id: a.id, owner: "w1", claim: again[0]!.claim, error: "\"e2\"", retryAt: undefined }], 3_100)
           expect(Option.getOrThrow(yield* store.status(a.id))).toMatchObject({ state: "failed", attempts: 2, error: "\"e2\"", finishedAt: 3_100 })
         })
       ))
@@ -157,8 +162,8 @@ export const storeConformance = (
           yield* store.insert([running, cancelled, held, freshHeld])
           yield* store.claim({ owner: "dead", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
           yield* store.cancel(cancelled.id, 1_000)
-          expect(yield* store.reclaimExpired(1_900)).toBe(1)
-          expect(yield* store.reclaimExpired(2_100)).toBe(2)
+          expect(yield* store.reclaimExpired({ self: "w2", now: 1_900, deadBefore: 0 })).toBe(1)
+          expect(yield* store.reclaimExpired({ self: "w2", now: 2_100, deadBefore: 0 })).toBe(2)
           expect(Option.getOrThrow(yield* store.status(running.id))).toMatchObject({ state: "queued", attempts: 1 })
           expect(yield* stateOf(store, cancelled.id)).toBe("interrupted")
           expect(Option.getOrThrow(yield* store.status(held.id))).toMatchObject({ state: "queued", runAt: 2_000 })
@@ -176,7 +181,7 @@ export const storeConformance = (
           const held = task({ state: "held", owner: "me", leaseExpiresAt: 9_000 })
           const runningTask = task()
           yield* store.insert([runningTask])
-          yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
+          const [claimed] = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
           yield* store.insert([queued, held])
           expect(yield* store.cancel(queued.id, 1_100)).toBe("cancelled")
           expect(yield* store.cancel(held.id, 1_100)).toBe("cancelled")
@@ -184,7 +189,7 @@ export const storeConformance = (
           expect(yield* store.cancel(queued.id, 1_200)).toBe("finished")
           expect(yield* store.cancel("missing-id-000000000000", 1_200)).toBe("missing")
           expect(Option.getOrThrow(yield* store.status(runningTask.id))).toMatchObject({ state: "running", cancelRequested: true })
-          yield* store.markInterrupted(runningTask.id, "w1", 1_300)
+          yield* store.markInterrupted({ id: runningTask.id, owner: "w1", claim: claimed!.claim }, 1_300)
           expect(Option.getOrThrow(yield* store.status(runningTask.id))).toMatchObject({ state: "interrupted", finishedAt: 1_300 })
           expect(yield* stateOf(store, held.id)).toBe("interrupted")
         })
@@ -196,13 +201,75 @@ export const storeConformance = (
           const a = task()
           const b = task()
           yield* store.insert([a, b])
-          yield* store.claim({ owner: "w1", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
+          const claimed = yield* store.claim({ owner: "w1", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
           yield* store.cancel(b.id, 1_050)
-          yield* store.requeue([a.id, b.id], "w1", 1_100)
+          yield* store.requeue(claimed.map((c) => ({ id: c.id, owner: "w1", claim: c.claim })), 1_100)
           expect(Option.getOrThrow(yield* store.status(a.id))).toMatchObject({ state: "queued", attempts: 0 })
           expect(yield* stateOf(store, b.id)).toBe("interrupted")
         })
       ))
+
+    it.effect("a claim taken over is fenced: the first worker's late end is refused, the second's wins", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const a = task()
+          yield* store.insert([a])
+          const [first] = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
+          // w1's lease runs out; w2 takes the task back and claims it
+          expect(yield* store.reclaimExpired({ self: "w2", now: 2_500, deadBefore: 0 })).toBe(1)
+          const [second] = yield* store.claim({ owner: "w2", queue: "default", limit: 1, now: 2_500, leaseMillis: 1_000 })
+          expect(second!.claim).toBeGreaterThan(first!.claim)
+          expect(yield* store.complete([{ id: a.id, owner: "w1", claim: first!.claim, result: "\"late\"" }], 2_600))
+            .toEqual([a.id])
+          expect(yield* store.heartbeat({ owner: "w1", ids: [a.id], now: 2_600, leaseMillis: 1_000 }))
+            .toMatchObject({ lost: [a.id] })
+          expect(yield* store.complete([{ id: a.id, owner: "w2", claim: second!.claim, result: "\"won\"" }], 2_700))
+            .toEqual([])
+          expect(Option.getOrThrow(yield* store.status(a.id))).toMatchObject({ state: "succeeded", result: "\"won\"", attempts: 2 })
+        })
+      ))
+
+    it.effect("reclaimExpired takes over the tasks of a process that stopped beating, records the lost attempt, never its own", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const deadRunning = task()
+          const aliveRunning = task()
+          const deadHeld = task({ state: "held", owner: "dead", leaseExpiresAt: 99_000, delayMillis: 50 })
+          yield* store.insert([deadRunning])
+          yield* store.claim({ owner: "dead", queue: "default", limit: 1, now: 1_000, leaseMillis: 99_000 })
+          yield* store.insert([aliveRunning, deadHeld])
+          yield* store.claim({ owner: "alive", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
+          yield* store.beat("dead", 1_000)
+          yield* store.beat("alive", 1_000)
+          yield* store.beat("alive", 4_500)
+          // alive's lease ran out at 2,000, but the caller is alive itself: its own rows stay
+          expect(yield* store.reclaimExpired({ self: "alive", now: 5_000, deadBefore: 3_000 })).toBe(2)
+          const row = Option.getOrThrow(yield* store.status(deadRunning.id))
+          expect(row).toMatchObject({ state: "queued", attempts: 1, runAt: 5_000 })
+          expect(JSON.parse(row.error!)).toEqual({ kind: "lost", value: { attempt: 1 } })
+          expect(Option.getOrThrow(yield* store.status(deadHeld.id))).toMatchObject({ state: "queued", runAt: 5_050 })
+          expect(yield* stateOf(store, aliveRunning.id)).toBe("running")
+          // a process that says it stopped (beat at 0) is taken over at once
+          yield* store.beat("alive", 0)
+          expect(yield* store.reclaimExpired({ self: "other", now: 5_001, deadBefore: 5_001 - 2_000 })).toBe(1)
+          expect(yield* stateOf(store, aliveRunning.id)).toBe("queued")
+        })
+      ))
+
+    it.effect("prune deletes in batches and counts them all", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const many = Array.from({ length: 2_345 }, () => task())
+          yield* store.insert(many)
+          const claimed = yield* store.claim({ owner: "w1", queue: "default", limit: 5_000, now: 1_000, leaseMillis: 1_000 })
+          yield* store.complete(claimed.map((c) => ({ id: c.id, owner: "w1", claim: c.claim, result: "1" })), 1_100)
+          expect(yield* store.prune(2_000)).toBe(2_345)
+          expect(yield* store.counts()).toEqual([])
+        })
+      ))
+
+    it.effect("has a session key of its own", () =>
+      run((store) => Effect.sync(() => expect(store.sessionKey.length).toBeGreaterThanOrEqual(32))))
 
     it.effect("prune deletes tasks finished before the cutoff, and nothing else", () =>
       run((store) =>
@@ -211,9 +278,10 @@ export const storeConformance = (
           const recent = task()
           const waiting = task()
           yield* store.insert([old, recent])
-          yield* store.claim({ owner: "w1", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
-          yield* store.complete([{ id: old.id, owner: "w1", result: "1" }], 1_100)
-          yield* store.complete([{ id: recent.id, owner: "w1", result: "1" }], 5_000)
+          const claimed = yield* store.claim({ owner: "w1", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
+          const fence = (id: string) => claimed.find((c) => c.id === id)!.claim
+          yield* store.complete([{ id: old.id, owner: "w1", claim: fence(old.id), result: "1" }], 1_100)
+          yield* store.complete([{ id: recent.id, owner: "w1", claim: fence(recent.id), result: "1" }], 5_000)
           yield* store.insert([waiting])
           expect(yield* store.prune(2_000)).toBe(1)
           expect(Option.isNone(yield* store.status(old.id))).toBe(true)
@@ -250,10 +318,11 @@ export const storeConformance = (
           const cancelled = task()
           const waiting = task({ runAt: 90_000 })
           yield* store.insert([failed, cancelled, waiting])
-          yield* store.claim({ owner: "w1", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
-          yield* store.fail([{ id: failed.id, owner: "w1", error: "\"e\"", retryAt: undefined }], 1_100)
+          const claimed = yield* store.claim({ owner: "w1", queue: "default", limit: 2, now: 1_000, leaseMillis: 1_000 })
+          const fence = (id: string) => claimed.find((c) => c.id === id)!.claim
+          yield* store.fail([{ id: failed.id, owner: "w1", claim: fence(failed.id), error: "\"e\"", retryAt: undefined }], 1_100)
           yield* store.cancel(cancelled.id, 1_100)
-          yield* store.markInterrupted(cancelled.id, "w1", 1_200)
+          yield* store.markInterrupted({ id: cancelled.id, owner: "w1", claim: fence(cancelled.id) }, 1_200)
           expect(yield* store.retry(failed.id, 2_000)).toBe("retried")
           expect(yield* store.retry(cancelled.id, 2_000)).toBe("retried")
           expect(yield* store.retry(waiting.id, 2_000)).toBe("not-finished")
@@ -267,7 +336,7 @@ export const storeConformance = (
           })
           const again = yield* store.claim({ owner: "w2", queue: "default", limit: 5, now: 2_000, leaseMillis: 1_000 })
           expect(again.map((c) => c.attempts)).toEqual([1, 1])
-          yield* store.complete(again.map((c) => ({ id: c.id, owner: "w2", result: "1" })), 2_100)
+          yield* store.complete(again.map((c) => ({ id: c.id, owner: "w2", claim: c.claim, result: "1" })), 2_100)
           expect(yield* store.retry(failed.id, 3_000)).toBe("succeeded")
         })
       ))

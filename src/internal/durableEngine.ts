@@ -46,6 +46,7 @@ import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openHoldOf, type ResponseHolder } from "./requestHold.js"
 import { taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
+import { keepRunning, onceABurst } from "./keepRunning.js"
 import { withTaskSpan } from "./taskSpan.js"
 
 /** @internal */
@@ -60,13 +61,16 @@ export interface DurableConfig {
   readonly retention: Duration.Duration
   readonly groupCommit: boolean
   readonly runTasks: boolean
+  /** How long a process may go without a liveness beat before others take its tasks over. */
+  readonly takeoverAfter: Duration.Duration
 }
 
 /** The stored form of an error: the task's own (encoded with its failure Schema) or the executor's. */
-type StoredError = { readonly kind: "task"; readonly value: unknown } | {
-  readonly kind: "executor"
-  readonly value: unknown
-}
+type StoredError =
+  | { readonly kind: "task"; readonly value: unknown }
+  | { readonly kind: "executor"; readonly value: unknown }
+  /** Written by a takeover: the process running attempt `attempt` stopped (killed, lost). */
+  | { readonly kind: "lost"; readonly value: { readonly attempt: number } }
 
 const encodeExecutorError = (error: TaskFailure): string =>
   JSON.stringify({ kind: "executor", value: Schema.encodeSync(TaskFailure)(error) } satisfies StoredError)
@@ -135,13 +139,19 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         }).pipe(Effect.as(items)),
       MAX_BATCH
     )
+    // Each item answers whether the store took it: `false` when its claim had been taken over.
+    const accepted = (items: ReadonlyArray<{ readonly id: string }>) => (refused: ReadonlyArray<string>) => {
+      if (refused.length === 0) return items.map(() => true)
+      const out = new Set(refused)
+      return items.map((item) => !out.has(item.id))
+    }
     const completeBatch = yield* makeGroupCommit(
-      (items: ReadonlyArray<{ readonly id: string; readonly owner: string; readonly result: string }>) =>
-        store.complete(items, now()).pipe(Effect.as(items)),
+      (items: ReadonlyArray<TaskStore.ClaimRef & { readonly result: string }>) =>
+        store.complete(items, now()).pipe(Effect.map(accepted(items))),
       MAX_BATCH
     )
     const failBatch = yield* makeGroupCommit(
-      (items: ReadonlyArray<TaskStore.Failure>) => store.fail(items, now()).pipe(Effect.as(items)),
+      (items: ReadonlyArray<TaskStore.Failure>) => store.fail(items, now()).pipe(Effect.map(accepted(items))),
       MAX_BATCH
     )
 
@@ -153,6 +163,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       }
     }
 
+    const releaseFailed = onceABurst("releasing held tasks")
     const holder: ResponseHolder<{ readonly id: string; readonly onAbort: Task.OnAbort }> = {
       releaseHeld: (items, aborted) => void Runtime.runFork(
         runtime,
@@ -165,7 +176,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         }, { concurrency: "unbounded", discard: true }).pipe(
           Effect.tap(wake),
           // if the store is down the rows stay held; recovery releases them when their lease ends
-          Effect.catchAll((error) => Effect.logWarning("could not release held tasks", error))
+          Effect.catchAllCause(releaseFailed)
         )
       )
     }
@@ -247,12 +258,24 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     // ---- workers --------------------------------------------------------------------------
 
     /**
-     * The database may be away for a moment (a restart, a dropped connection): a task's end is
-     * written again for as long as its lease lasts. After that the heartbeat no longer covers the
-     * task, its lease expires and it runs again (at least once).
+     * A task's end is written again until the store takes it: the database may be away for a
+     * while (a restart, a terminated connection). Meanwhile the task stays in `running`, so the
+     * heartbeat keeps its lease; if another process takes it over, the heartbeat stops this
+     * fiber and the fence would refuse the write anyway.
      */
-    const persist = <A>(write: Effect.Effect<A, StoreUnavailable>) => Effect.retry(write, persistRetry)
-    const persistRetry = Schedule.exponential("20 millis").pipe(Schedule.upTo(config.leaseDuration))
+    const persistEnd = <A>(write: Effect.Effect<A, StoreUnavailable>) => Effect.retry(write, endRetry)
+    const endRetry = Schedule.exponential("20 millis").pipe(Schedule.either(Schedule.spaced("1 second")))
+    /** After an interruption the fiber cannot wait forever: the write is tried for a lease at most. */
+    const persistAfterStop = <A>(write: Effect.Effect<A, StoreUnavailable>) =>
+      Effect.retry(write, Schedule.exponential("20 millis").pipe(Schedule.upTo(config.leaseDuration)))
+
+    const fenced = (claimed: TaskStore.ClaimedTask) => (taken: boolean) =>
+      taken ? Effect.void : Effect.sync(() => {
+        taskMetrics.fenced(claimed.name, claimed.queue)
+      }).pipe(Effect.zipRight(Effect.logWarning(
+        `task ${claimed.name}: the end of attempt ${claimed.attempts} was discarded, ` +
+          "its claim had been taken over by another worker"
+      )))
 
     /** Runs one claimed attempt and writes its end; `ended` records the metrics just before. */
     const runClaimed = (
@@ -261,12 +284,12 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       ended: (outcome: Outcome) => void
     ): Effect.Effect<void> => {
       const task = tasks.get(claimed.name)
+      const ref: TaskStore.ClaimRef = { id: claimed.id, owner, claim: claimed.claim }
       const record = (outcome: Outcome) => Effect.sync(() => ended(outcome))
+      const writeFailure = (error: string, retryAt: number | undefined) =>
+        persistEnd(failBatch({ ...ref, error, retryAt })).pipe(Effect.flatMap(fenced(claimed)))
       const finalFailure = (error: TaskFailure) =>
-        Effect.zipRight(
-          record("failed"),
-          persist(failBatch({ id: claimed.id, owner, error: encodeExecutorError(error), retryAt: undefined }))
-        )
+        Effect.zipRight(record("failed"), writeFailure(encodeExecutorError(error), undefined))
       if (task === undefined) return finalFailure(new UnknownTask({ name: claimed.name })).pipe(Effect.ignoreLogged)
       const payload = decodeJson(task.payload, claimed.payload)
       if (Either.isLeft(payload)) {
@@ -286,18 +309,24 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         "executor.queue": claimed.queue,
         "executor.attempt": claimed.attempts
       })
+      // The attempt's outcome is taken uninterruptibly; writing it is interruptible again (the
+      // write may wait out a database restart), except after a stop, which must be recorded.
       return Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const exit = yield* Effect.exit(restore(attempt))
           if (Exit.isSuccess(exit)) {
             const result = Schema.encodeUnknownEither(task.success as Schema.Schema<unknown, unknown>)(exit.value)
             if (Either.isLeft(result)) {
-              return yield* finalFailure(
+              return yield* restore(finalFailure(
                 new TaskFailed({ reason: "defect", detail: "the result does not encode with the task's success Schema" })
-              )
+              ))
             }
             yield* record("succeeded")
-            return yield* persist(completeBatch({ id: claimed.id, owner, result: JSON.stringify(result.right ?? null) }))
+            return yield* restore(
+              persistEnd(completeBatch({ ...ref, result: JSON.stringify(result.right ?? null) })).pipe(
+                Effect.flatMap(fenced(claimed))
+              )
+            )
           }
           const failure = Cause.failureOption(exit.cause)
           if (Option.isSome(failure)) {
@@ -308,7 +337,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
             const retryAt = task.retry === undefined ? undefined : yield* nextAttemptAt(task.retry, claimed.attempts, error, now())
             if (retryAt === undefined) yield* Effect.logWarning(`task ${claimed.name} failed`, exit.cause)
             yield* record(retryAt === undefined ? "failed" : "other")
-            yield* persist(failBatch({ id: claimed.id, owner, error: stored, retryAt }))
+            yield* restore(writeFailure(stored, retryAt))
             if (retryAt !== undefined) {
               yield* Effect.forkDaemon(Effect.sleep(Math.max(0, retryAt - now())).pipe(Effect.tap(wake)))
             }
@@ -317,12 +346,12 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           if (Cause.isInterruptedOnly(exit.cause)) {
             const stop = self.stop
             yield* record("other")
-            if (stop === "cancelled") yield* persist(store.markInterrupted(claimed.id, owner, now()))
-            else if (stop !== "lost") yield* persist(store.requeue([claimed.id], owner, now()))
+            if (stop === "cancelled") yield* persistAfterStop(store.markInterrupted(ref, now()))
+            else if (stop !== "lost") yield* persistAfterStop(store.requeue([ref], now()))
             return
           }
           yield* Effect.logWarning(`task ${claimed.name} died`, exit.cause)
-          yield* finalFailure(new TaskFailed({ reason: "defect", detail: defectMessage(exit.cause) }))
+          yield* restore(finalFailure(new TaskFailed({ reason: "defect", detail: defectMessage(exit.cause) })))
         })
       ).pipe(
         Effect.annotateLogs({ "executor.task.id": claimed.id, "executor.task.name": claimed.name }),
@@ -376,7 +405,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         if (!claiming || free <= 0) continue
         const claimed = yield* store.claim({ owner, queue: lane.name, limit: free, now: now(), leaseMillis })
         if (!claiming) {
-          yield* store.requeue(claimed.map((task) => task.id), owner, now())
+          yield* store.requeue(claimed.map((task) => ({ id: task.id, owner, claim: task.claim })), now())
           return false
         }
         for (const task of claimed) start(task, lane)
@@ -386,13 +415,26 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     })
 
     const pollMillis = Duration.toMillis(config.pollInterval)
+    const takeoverMillis = Duration.toMillis(config.takeoverAfter)
+    const beatMillis = Math.max(10, Math.floor(takeoverMillis / 4))
+
+    // This process is alive from its first beat on (should the store be down now, the loop beats later).
+    yield* store.beat(owner, now()).pipe(Effect.ignoreLogged)
+
     if (store.notifications !== undefined) {
-      yield* store.notifications.pipe(Stream.runForEach(() => Effect.sync(wake)), Effect.forkScoped)
+      yield* store.notifications.pipe(
+        Stream.runForEach(() => Effect.sync(wake)),
+        Effect.catchAllCause(onceABurst("listening for wake-ups")),
+        Effect.repeat(Schedule.spaced("1 second")),
+        Effect.forkScoped
+      )
     }
+    const claimFailed = onceABurst("claiming tasks")
     yield* Effect.gen(function*() {
       while (claiming) {
         const filled = yield* claimRound.pipe(
-          Effect.catchAll((error) => Effect.as(Effect.logWarning("claiming tasks failed", error), false))
+          Effect.tap(claimFailed.recovered),
+          Effect.catchAllCause((cause) => Effect.as(claimFailed(cause), false))
         )
         // a full batch means more may be waiting; otherwise sleep until woken or the poll interval
         if (!filled || totalRunning >= config.concurrency) {
@@ -401,42 +443,60 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       }
     }).pipe(Effect.forkScoped)
 
-    yield* Effect.gen(function*() {
-      const ids = [...running.keys(), ...heldIds]
-      if (ids.length === 0) return
-      const { cancelled, lost } = yield* store.heartbeat({ owner, ids, now: now(), leaseMillis })
-      for (const id of lost) stopRunning(id, "lost")
-      for (const id of cancelled) stopRunning(id, "cancelled")
-    }).pipe(
-      Effect.catchAll((error) => Effect.logWarning("heartbeat failed", error)),
-      Effect.repeat(Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 3)))),
-      Effect.forkScoped
-    )
+    yield* keepRunning(
+      "renewing leases",
+      Effect.gen(function*() {
+        const ids = [...running.keys(), ...heldIds]
+        if (ids.length === 0) return
+        const { cancelled, lost } = yield* store.heartbeat({ owner, ids, now: now(), leaseMillis })
+        for (const id of lost) {
+          if (running.has(id)) {
+            yield* Effect.logWarning(`task ${id}: its claim was taken over by another worker; this attempt stops`)
+          }
+          stopRunning(id, "lost")
+        }
+        for (const id of cancelled) stopRunning(id, "cancelled")
+      }),
+      Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 3)))
+    ).pipe(Effect.forkScoped)
 
     // the backlog gauge of durable queues comes from the store: every process sees the same queues
-    yield* Effect.gen(function*() {
-      const counts = yield* store.counts({ states: ["held", "queued"] })
-      const waiting = new Map<string, number>()
-      for (const lane of lanes.keys()) waiting.set(lane, 0)
-      for (const c of counts) {
-        if (c.state === "held" || c.state === "queued") waiting.set(c.queue, (waiting.get(c.queue) ?? 0) + c.count)
-      }
-      for (const [queue, size] of waiting) taskMetrics.backlog(queue, size)
-    }).pipe(
-      Effect.catchAll((error) => Effect.logDebug("counting the backlog failed", error)),
-      Effect.repeat(Schedule.spaced("15 seconds")),
-      Effect.forkScoped
-    )
+    yield* keepRunning(
+      "counting the backlog",
+      Effect.gen(function*() {
+        const counts = yield* store.counts({ states: ["held", "queued"] })
+        const waiting = new Map<string, number>()
+        for (const lane of lanes.keys()) waiting.set(lane, 0)
+        for (const c of counts) {
+          if (c.state === "held" || c.state === "queued") waiting.set(c.queue, (waiting.get(c.queue) ?? 0) + c.count)
+        }
+        for (const [queue, size] of waiting) taskMetrics.backlog(queue, size)
+      }),
+      Schedule.spaced("15 seconds")
+    ).pipe(Effect.forkScoped)
 
-    yield* Effect.gen(function*() {
-      const moved = yield* store.reclaimExpired(now())
-      if (moved > 0) wake()
-      yield* store.prune(now() - Duration.toMillis(config.retention))
-    }).pipe(
-      Effect.catchAll((error) => Effect.logWarning("reclaiming expired leases failed", error)),
-      Effect.repeat(Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 2)))),
-      Effect.forkScoped
-    )
+    // Liveness: a process that stops beating for `takeoverAfter` has its tasks taken over by the
+    // others (or by itself after a restart), without waiting out the leases.
+    yield* keepRunning("the liveness beat", Effect.suspend(() => store.beat(owner, now())), Schedule.spaced(beatMillis))
+      .pipe(Effect.forkScoped)
+    yield* keepRunning(
+      "taking over the tasks of stopped processes",
+      Effect.gen(function*() {
+        const at = now()
+        const moved = yield* store.reclaimExpired({ self: owner, now: at, deadBefore: at - takeoverMillis })
+        if (moved > 0) {
+          taskMetrics.takenOver(moved)
+          wake()
+        }
+      }),
+      Schedule.spaced(beatMillis)
+    ).pipe(Effect.forkScoped)
+    const retentionMillis = Duration.toMillis(config.retention)
+    yield* keepRunning(
+      "pruning finished tasks",
+      Effect.suspend(() => store.prune(now() - retentionMillis)),
+      Schedule.spaced(Math.max(1_000, Math.min(30_000, Math.floor(retentionMillis / 2))))
+    ).pipe(Effect.forkScoped)
 
     const stopRunning = (id: string, why: "cancelled" | "lost" | "shutdown") => {
       const entry = running.get(id)
@@ -466,6 +526,8 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         const fibers = Array.from(running.values(), (entry) => entry.fiber)
         for (const id of running.keys()) stopRunning(id, "shutdown")
         yield* Fiber.awaitAll(fibers)
+        // whatever is still ours (an end that could not be written) is taken over at once
+        yield* store.beat(owner, 0).pipe(Effect.ignoreLogged)
       })
     )
 

@@ -2,7 +2,8 @@ import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type { Fragment } from "@effect/sql/Statement"
-import { Effect, Option } from "effect"
+import { Cause, Effect, Option } from "effect"
+import { randomBytes } from "node:crypto"
 import { StoreUnavailable } from "../ExecutorError.js"
 import type * as TaskStore from "../TaskStore.js"
 import { chunked, newRow, type TaskRow, taskColumns, toStoredTask } from "./storedRow.js"
@@ -20,8 +21,11 @@ export interface SqlDialect {
   readonly location: string
   readonly transactional: boolean
   readonly notifications: TaskStore.TaskStore["notifications"]
+  readonly sessionKey: string
   /** The tasks table, as an identifier. */
   readonly tasks: Statement.Identifier
+  /** The liveness table: one row per process, its last beat. */
+  readonly workers: Statement.Identifier
   /** The column value of `cancel_requested` when it is set: `1` or `true`. */
   readonly yes: Fragment
   readonly no: Fragment
@@ -36,16 +40,49 @@ export interface SqlDialect {
 }
 
 /**
- * The `StoreUnavailable` for a failed statement, naming the store.
+ * The `StoreUnavailable` for a failed store call, naming the store. Defects count as failures:
+ * @effect/sql turns a failed COMMIT or ROLLBACK (a connection terminated mid-transaction, a full
+ * disk) into a defect, and a store fault must reach the caller typed. Interruption stays
+ * interruption.
  *
  * @internal
  */
-export const storeGuard = (location: string) => <A>(effect: Effect.Effect<A, SqlError>) =>
-  Effect.mapError(
-    effect,
-    (error) =>
-      new StoreUnavailable({ path: location, reason: String((error.cause as Error | undefined)?.message ?? error.message) })
-  )
+export const storeGuard = (location: string) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, StoreUnavailable> =>
+  Effect.catchAllCause(effect, (cause) =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.failCause(cause as Cause.Cause<never>)
+      : Effect.fail(new StoreUnavailable({ path: location, reason: reasonOf(cause) })))
+
+const reasonOf = (cause: Cause.Cause<unknown>): string => {
+  const error = Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
+  if (error instanceof StoreUnavailable) return error.reason
+  const inner = (error as { readonly cause?: unknown } | undefined)?.cause
+  if (inner instanceof Error) return inner.message
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * The key sessions are hashed with: made once per store and kept in its `meta` table, so every
+ * process on the store hashes alike.
+ *
+ * @internal
+ */
+export const loadSessionKey = (sql: SqlClient.SqlClient, meta: Statement.Identifier) =>
+  Effect.gen(function*() {
+    yield* sql`INSERT INTO ${meta} (key, value) VALUES ('session_key', ${randomBytes(32).toString("base64url")})
+      ON CONFLICT (key) DO NOTHING`
+    const rows = yield* sql<{ value: string }>`SELECT value FROM ${meta} WHERE key = 'session_key'`
+    return rows[0]!.value
+  })
+
+/** Lets the event loop run between the batches of a long maintenance statement. */
+export const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const timer = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(timer))
+})
+
+/** Rows per prune statement: each deletes at most this many and the event loop runs between. */
+export const PRUNE_BATCH = 200
 
 /**
  * The operations whose SQL is the same on SQLite and PostgreSQL, completed with the dialect's own.
@@ -111,32 +148,57 @@ export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect):
       })
     )
 
-  const requeue: TaskStore.TaskStore["requeue"] = (ids, owner, now) =>
+  const requeue: TaskStore.TaskStore["requeue"] = (claims, now) =>
     guard(sql.withTransaction(Effect.gen(function*() {
-      for (const chunk of chunked(ids, CHUNK)) {
+      for (const chunk of chunked(claims, CHUNK)) {
         const rows = yield* sql<{ queue: string }>`UPDATE ${tasks}
           SET state = CASE WHEN cancel_requested = ${yes} THEN 'interrupted' ELSE 'queued' END,
               attempts = CASE WHEN cancel_requested = ${yes} THEN attempts ELSE attempts - 1 END,
               finished_at = CASE WHEN cancel_requested = ${yes} THEN CAST(${now} AS BIGINT) ELSE NULL END,
               run_at = ${now}, owner = NULL, lease_expires_at = NULL
-          WHERE owner = ${owner} AND state = 'running' AND ${sql.in("id", chunk)} RETURNING queue`
+          WHERE state = 'running' AND ${sql.or(chunk.map((c) => sql`(id = ${c.id} AND owner = ${c.owner} AND claims = ${c.claim})`))}
+          RETURNING queue`
         yield* notify(rows.map((row) => row.queue))
       }
     })))
 
-  const reclaimExpired: TaskStore.TaskStore["reclaimExpired"] = (now) =>
+  const beat: TaskStore.TaskStore["beat"] = (owner, now) =>
+    guard(sql`INSERT INTO ${dialect.workers} (owner, beat_at, started_at) VALUES (${owner}, ${now}, ${now})
+      ON CONFLICT (owner) DO UPDATE SET beat_at = excluded.beat_at`).pipe(Effect.asVoid)
+
+  // The attempt that a lost worker was running stays counted; the row says how it ended.
+  const lostError = sql.literal(`'{"kind":"lost","value":{"attempt":' || attempts || '}}'`)
+
+  const reclaimExpired: TaskStore.TaskStore["reclaimExpired"] = ({ deadBefore, now, self }) =>
     guard(sql.withTransaction(Effect.gen(function*() {
-      const cancelled = yield* sql<{ id: string }>`UPDATE ${tasks}
-        SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-        WHERE state = 'running' AND cancel_requested = ${yes} AND lease_expires_at < ${now} RETURNING id`
-      const running = yield* sql<{ queue: string }>`UPDATE ${tasks}
-        SET state = 'queued', run_at = ${now}, owner = NULL, lease_expires_at = NULL
-        WHERE state = 'running' AND lease_expires_at < ${now} RETURNING queue`
-      const held = yield* sql<{ queue: string }>`UPDATE ${tasks}
-        SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
-        WHERE state = 'held' AND lease_expires_at < ${now} RETURNING queue`
-      yield* notify([...running, ...held].map((row) => row.queue))
-      return cancelled.length + running.length + held.length
+      const dead = (yield* sql<{ owner: string }>`SELECT owner FROM ${dialect.workers}
+        WHERE beat_at < ${deadBefore} AND owner <> ${self}`).map((row) => row.owner)
+      let moved = 0
+      const queues: Array<string> = []
+      // Two ways to be taken: an owner that stopped beating, or a lease that ran out (an owner that
+      // beats but no longer renews its rows, or one from before liveness rows existed).
+      const takeover = (which: Fragment) =>
+        Effect.gen(function*() {
+          const cancelled = yield* sql<{ id: string }>`UPDATE ${tasks}
+            SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
+            WHERE state = 'running' AND cancel_requested = ${yes} AND ${which} RETURNING id`
+          const running = yield* sql<{ queue: string }>`UPDATE ${tasks}
+            SET state = 'queued', run_at = ${now}, owner = NULL, lease_expires_at = NULL, error = ${lostError}
+            WHERE state = 'running' AND ${which} RETURNING queue`
+          const held = yield* sql<{ queue: string }>`UPDATE ${tasks}
+            SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
+            WHERE state = 'held' AND ${which} RETURNING queue`
+          moved += cancelled.length + running.length + held.length
+          for (const row of [...running, ...held]) queues.push(row.queue)
+        })
+      for (const chunk of chunked(dead, CHUNK)) yield* takeover(sql.in("owner", chunk))
+      yield* takeover(sql`lease_expires_at < ${now} AND owner <> ${self}`)
+      if (dead.length > 0) {
+        yield* sql`DELETE FROM ${dialect.workers} AS w WHERE beat_at < ${deadBefore} AND owner <> ${self}
+          AND NOT EXISTS (SELECT 1 FROM ${tasks} AS t WHERE t.owner = w.owner)`
+      }
+      yield* notify(queues)
+      return moved
     })))
 
   const status: TaskStore.TaskStore["status"] = (id) =>
@@ -162,10 +224,10 @@ export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect):
       return "finished" as const
     })))
 
-  const markInterrupted: TaskStore.TaskStore["markInterrupted"] = (id, owner, now) =>
+  const markInterrupted: TaskStore.TaskStore["markInterrupted"] = ({ claim, id, owner }, now) =>
     guard(sql`UPDATE ${tasks}
       SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
-      WHERE id = ${id} AND owner = ${owner} AND state = 'running'`).pipe(Effect.asVoid)
+      WHERE id = ${id} AND owner = ${owner} AND claims = ${claim} AND state = 'running'`).pipe(Effect.asVoid)
 
   const list: TaskStore.TaskStore["list"] = ({ limit, queue, state }) =>
     guard(sql<TaskRow>`SELECT ${sql.literal(taskColumns)} FROM ${tasks}
@@ -200,6 +262,7 @@ export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect):
 
   return {
     location: dialect.location,
+    sessionKey: dialect.sessionKey,
     transactional: dialect.transactional,
     notifications: dialect.notifications,
     insert,
@@ -209,6 +272,7 @@ export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect):
     complete: dialect.complete,
     fail: dialect.fail,
     requeue,
+    beat,
     reclaimExpired,
     status,
     cancel,

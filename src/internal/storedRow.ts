@@ -25,6 +25,7 @@ export interface ClaimedRow {
   readonly queue: string
   readonly payload: string
   readonly attempts: number | string
+  readonly claims: number | string
   readonly trace_parent: string | null
   readonly priority: number | string
   readonly run_at: number | string
@@ -67,6 +68,7 @@ export const toClaimedTasks = (rows: ReadonlyArray<ClaimedRow>): Array<TaskStore
       queue: row.queue,
       payload: row.payload,
       attempts: Number(row.attempts),
+      claim: Number(row.claims),
       traceParent: row.trace_parent ?? undefined,
       runAt: Number(row.run_at)
     }))
@@ -104,4 +106,14 @@ export const parseStoredJson = (json: string | undefined): unknown => {
   } catch {
     return json
   }
+}
+
+/** The ids of `asked` that a fenced write did not touch (`taken` are the rows it updated). @internal */
+export const refused = (
+  asked: ReadonlyArray<{ readonly id: string }>,
+  taken: ReadonlyArray<{ readonly id: string }>
+): ReadonlyArray<string> => {
+  if (taken.length === asked.length) return []
+  const done = new Set(taken.map((row) => row.id))
+  return asked.filter((item) => !done.has(item.id)).map((item) => item.id)
 }

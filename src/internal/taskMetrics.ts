@@ -65,6 +65,18 @@ export class TaskMetrics {
     else if (outcome === "failed") hooks.failed.update(1)
   }
 
+  /** A task's end that the store refused: its claim had been taken over. */
+  fenced(task: string, queue: string): void {
+    hookOf(keys.fencedWrites, [MetricLabel.make("task", task), MetricLabel.make("queue", queue)]).update(1)
+  }
+
+  /** Tasks of stopped processes (or expired leases) taken back by this process. */
+  takenOver(count: number): void {
+    this.takenOverHook.update(count)
+  }
+
+  private readonly takenOverHook = hookOf(keys.takenOver, [])
+
   backlog(queue: string, size: number): void {
     this.backlogOf(queue).update(size)
   }
