@@ -30,7 +30,10 @@ export interface TaskInfo {
   readonly session: string | undefined
   /** The status in its encoded form: `{ _tag, value?, error?, attempt?, attempts? }`. */
   readonly status: EncodedStatus
-  /** A one-line description of the error of a failed task. */
+  /**
+   * A one-line description of the error of a failed task; for a queued or running durable task,
+   * how its previous attempt ended (e.g. "attempt 1 ended: worker lost"), when one did.
+   */
   readonly error: string | undefined
 }
 

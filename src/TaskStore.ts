@@ -206,8 +206,9 @@ export interface TaskStore {
   readonly beat: (owner: string, now: number) => Effect.Effect<void, StoreUnavailable>
   /**
    * Takes back tasks of other processes that died: those whose owner's last beat is before
-   * `deadBefore`, or whose lease expired. Running ones become `queued` at once (their attempt
-   * stays counted and is recorded as ended by a lost worker); held ones are released as if
+   * `deadBefore`, or whose lease expired. Running ones become `queued` at once, in their old
+   * place (their due time is kept; their attempt stays counted and `error` records it as ended by
+   * a lost worker: `{"kind":"lost","value":{"attempt":n}}`); held ones are released as if
    * their response had finished. `self`'s own rows are never taken: it knows what it runs.
    * Forgets dead processes that own nothing any more. Answers how many rows moved.
    */

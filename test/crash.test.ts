@@ -206,6 +206,7 @@ describe("durable executor under kill -9", () => {
     stop = true
     inFlightAtKill = inFlight
     const submitTime = since(submitting)
+    const killedAt = Date.now()
     await killChild(first)
     await clients
     await runsDuring.dispose()
@@ -264,6 +265,17 @@ describe("durable executor under kill -9", () => {
     cleanups.push(() => runsDb2.dispose())
     const runs = await readRuns(runsDb2)
     const byPid = await query<{ pid: number; c: number }>(runsDb2, "SELECT pid, COUNT(*) AS c FROM runs GROUP BY pid")
+    // takeover: when the second process started again the tasks the first was running at the kill
+    const restartedAt = await query<{ n: number; at: number }>(
+      runsDb2,
+      `SELECT n, MIN(at) AS at FROM runs WHERE pid = ${second.process.pid} GROUP BY n`
+    )
+    const runningAtKillN = new Set(rowsAtKill.filter((row) => row.state === "running").map((row) => row.n))
+    const takeovers = restartedAt.filter((row) => runningAtKillN.has(row.n)).map((row) => row.at - killedAt)
+    expect(takeovers.length).toBe(runningAtKillN.size)
+    // the attempt that died is counted
+    const byId = new Map(rows.map((row) => [row.id, row]))
+    expect([...runningAtKill].filter((id) => byId.get(id)!.attempts < 2)).toEqual([])
 
     // everything in the store (acknowledged or not) succeeded and ran at least once
     expect(rows.filter((row) => row.state !== "succeeded").map((row) => `${row.id} ${row.state}`)).toEqual([])
@@ -289,6 +301,9 @@ describe("durable executor under kill -9", () => {
         `max runs of one task: ${Math.max(...runs.values())}`,
         `  times: first start ${firstUp}, submitting until the kill ${submitTime}, restart ${secondUp}, ` +
         `restart until all finished ${recoveryTime}`,
+        `  takeover: the ${takeovers.length} tasks running at the kill started again ` +
+        `${(Math.min(...takeovers) / 1000).toFixed(2)}-${(Math.max(...takeovers) / 1000).toFixed(2)} s after the kill ` +
+        `(of which restart ${secondUp})`,
         `  executions by process: ${byPid.map((row) => `${row.pid === byPid[0]!.pid ? "first" : "second"} ${row.c}`).join(", ")}`
       ].join("\n")
     )

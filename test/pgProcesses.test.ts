@@ -333,7 +333,7 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
       `  runs per worker: killed ${summary.runsByPid.get(victim.pid)}, ` +
       `${survivors.map((worker) => `${worker.name.slice(0, 2)} ${summary.runsByPid.get(worker.pid)}`).join(", ")}`,
       `  ran twice: ${duplicates.length} (all held by the killed worker); tasks with attempts > 1: ${summary.retried}; ` +
-      `all succeeded ${seconds(killed, finished)} after the kill (lease 2 s)`
+      `all succeeded ${seconds(killed, finished)} after the kill (takeoverAfter 2 s)`
     ].join("\n"))
 
     for (const worker of survivors) expect(await stop(worker), worker.output()).toBe(0)

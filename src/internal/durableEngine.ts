@@ -723,9 +723,11 @@ const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
       break
     case "queued":
       status = { _tag: "Queued" }
+      error = previousAttempt(row.error)
       break
     case "running":
       status = { _tag: "Running", attempt: row.attempts }
+      error = previousAttempt(row.error)
       break
     case "succeeded":
       status = { _tag: "Succeeded", value: parseStoredJson(row.result), attempts: row.attempts }
@@ -753,6 +755,16 @@ const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
     status,
     error
   }
+}
+
+/** How the previous attempt of a queued or running task ended, when one did. */
+const previousAttempt = (json: string | undefined): string | undefined => {
+  const stored = parseStoredJson(json) as StoredError | undefined
+  if (stored?.kind === "lost") {
+    return `attempt ${stored.value.attempt} ended: worker lost (its process stopped or lost its claim)`
+  }
+  const described = describeStoredError(stored?.value)
+  return described === undefined ? undefined : `the previous attempt failed: ${described}`
 }
 
 const describeStoredError = (value: unknown): string | undefined => {

@@ -182,8 +182,9 @@ export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect):
           const cancelled = yield* sql<{ id: string }>`UPDATE ${tasks}
             SET state = 'interrupted', finished_at = ${now}, owner = NULL, lease_expires_at = NULL
             WHERE state = 'running' AND cancel_requested = ${yes} AND ${which} RETURNING id`
+          // run_at stays: the task was due before those queued since, and goes first again
           const running = yield* sql<{ queue: string }>`UPDATE ${tasks}
-            SET state = 'queued', run_at = ${now}, owner = NULL, lease_expires_at = NULL, error = ${lostError}
+            SET state = 'queued', owner = NULL, lease_expires_at = NULL, error = ${lostError}
             WHERE state = 'running' AND ${which} RETURNING queue`
           const held = yield* sql<{ queue: string }>`UPDATE ${tasks}
             SET state = 'queued', run_at = ${now} + delay_ms, owner = NULL, lease_expires_at = NULL
