@@ -12,8 +12,9 @@
  * against cross-site requests: each page sets a random token in an `HttpOnly`, `SameSite=Strict`
  * cookie and embeds it in its forms; a POST is accepted only when the form's token equals the
  * cookie's and, when the browser sent an `Origin`, that origin is the request's `Host`. (Behind a
- * proxy, forward the original `Host` header.) Bad input answers 400 or 404 pages, never a 500,
- * never a stack trace.
+ * proxy, forward the original `Host` header.) The origin and the cookie are checked before the
+ * body is read, and a body over 64 KiB answers 413 without being buffered. Bad input answers 400,
+ * 404 or 413 pages, never a 500, never a stack trace. Pages never show a task's session.
  *
  * @example
  * ```ts
@@ -30,6 +31,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "@e
 import { Clock, Effect, Option } from "effect"
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import { ExecutorAdmin, states, type TaskCount, type TaskInfo } from "./ExecutorAdmin.js"
+import { declaredBody, maxBodyBytes, readCapped } from "./internal/bodyLimit.js"
 import { isWellFormedTaskId } from "./internal/handleId.js"
 import { Html, html, type Interpolation, unsafeRaw } from "./internal/html.js"
 import type { StoredState } from "./TaskStore.js"
@@ -265,6 +267,8 @@ export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Exec
     return search === "" ? home : `${home}?${search}`
   }
   const notFound = problem(404, "Task not found", "No task is known under this id. It may never have existed, or it was pruned after its retention.")
+  const tooLarge = problem(413, "Request too large", `A dashboard form is never larger than ${maxBodyBytes / 1024} KiB.`)
+  const badRequest = problem(400, "Bad request", "This request could not be read.")
 
   /** The page's token: the request's own when it has a well-formed one, else a fresh one to set. */
   const issueToken = (request: HttpServerRequest.HttpServerRequest) => {
@@ -488,7 +492,6 @@ ${tasksTable(tasks, now)}
         }</dd>
 <dt>ran</dt><dd>${ran}</dd>
 <dt>total</dt><dd>${between(task.createdAt, task.finishedAt)}</dd>
-${task.session === undefined ? "" : html`<dt>session</dt><dd><code>${task.session}</code></dd>`}
 </dl>
 ${task.error === undefined ? "" : html`<h2>Error</h2><p class="error" id="error">${oneLine(task.error, 2_000)}</p>`}
 ${actions.some((a) => a !== "") ? html`<div class="actions">${actions}</div>` : ""}
@@ -505,22 +508,27 @@ ${watch}
     guarded((request) =>
       Effect.gen(function*() {
         const { id } = yield* HttpRouter.params
-        const expected = tokenOf(request)
-        const form = yield* Effect.option(request.urlParamsBody)
-        const sent = Option.flatMap(form, UrlParams.getFirst(csrfField))
-        const trusted = sameOrigin(request) && expected !== undefined && Option.isSome(sent) &&
-          sameToken(sent.value, expected)
-        if (!trusted) {
-          const back = isWellFormedTaskId(id)
-            ? html`<p><a href="${taskPath(id)}">Open the task page</a> and use its buttons.</p>`
-            : ""
-          return problem(
+        const refused = () =>
+          problem(
             403,
             "Request refused",
             "This request did not come from a dashboard page (its security token is missing or wrong).",
-            back
+            isWellFormedTaskId(id)
+              ? html`<p><a href="${taskPath(id)}">Open the task page</a> and use its buttons.</p>`
+              : ""
           )
-        }
+        // Everything that can be checked without the body first: the origin and the cookie, then
+        // the declared length; only then the body, and at most `maxBodyBytes` of it.
+        const expected = tokenOf(request)
+        if (!sameOrigin(request) || expected === undefined) return refused()
+        const declared = declaredBody(request)
+        if (declared === "too-large") return tooLarge
+        if (declared === "invalid") return badRequest
+        const body = yield* Effect.either(readCapped(request))
+        if (body._tag === "Left") return badRequest
+        if (body.right === undefined) return tooLarge
+        const sent = UrlParams.getFirst(UrlParams.fromInput(new URLSearchParams(body.right)), csrfField)
+        if (!(Option.isSome(sent) && sameToken(sent.value, expected))) return refused()
         if (!isWellFormedTaskId(id)) return notFound
         const admin = yield* ExecutorAdmin
         yield* action === "retry" ? admin.retry(id) : admin.cancel(id)

@@ -23,13 +23,14 @@
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import type { Scope } from "effect"
-import { Context, Duration, Effect, type Fiber, Layer } from "effect"
+import { Context, Duration, Effect, type Fiber, Layer, Redacted } from "effect"
 import { DurableExecutor } from "./DurableExecutor.js"
 import { ExecutorAdmin } from "./ExecutorAdmin.js"
 import { type AwaitError, type LookupError, type StoreUnavailable, type SubmitError, TaskNotFound } from "./ExecutorError.js"
 import { makeDurableEngine } from "./internal/durableEngine.js"
 import { withFiberAtYield } from "./internal/fiberAtYield.js"
 import { openHoldOf } from "./internal/requestHold.js"
+import { hashSession, randomSessionKey } from "./internal/sessionHash.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
 import * as PgStore from "./PgStore.js"
 import * as SqliteStore from "./SqliteStore.js"
@@ -74,8 +75,9 @@ export interface SubmitOptions {
   /** A name for a plain effect, used in spans and logs. Task calls use the task's name. */
   readonly name?: string | undefined
   /**
-   * The session the task belongs to (a session id, a user id). `StatusApi` answers a handle only
-   * to requests of the same session.
+   * The session the task belongs to: a user id or a session id, not the session cookie or token
+   * itself. Only its keyed hash (HMAC) is kept; `StatusApi` answers a handle only to requests of
+   * the same session.
    */
   readonly session?: string | undefined
 }
@@ -233,6 +235,11 @@ export interface MemoryOptions {
   readonly maxRetained?: number | undefined
   /** When the layer closes: how long running and queued tasks may still finish. Default 30 seconds. */
   readonly drainTimeout?: Duration.DurationInput | undefined
+  /**
+   * The key sessions are hashed with (HMAC-SHA256) before they are kept. Memory layers default to
+   * a random key per layer, durable layers to the key kept in their store.
+   */
+  readonly sessionKey?: string | Redacted.Redacted<string> | undefined
 }
 
 const positiveInteger = (name: string, value: number): number => {
@@ -255,9 +262,19 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Superviso
       maxBacklog: positiveInteger("maxBacklog", options.maxBacklog ?? 10_000),
       retention: Duration.decode(options.retention ?? "1 hour"),
       maxRetained: positiveInteger("maxRetained", options.maxRetained ?? 10_000),
-      drainTimeout: Duration.decode(options.drainTimeout ?? "30 seconds")
+      drainTimeout: Duration.decode(options.drainTimeout ?? "30 seconds"),
+      sessionKey: sessionKeyOf(options.sessionKey)
     })
   })
+
+const sessionKeyOf = (option: MemoryOptions["sessionKey"]): string => {
+  if (option === undefined) return randomSessionKey()
+  const key = Redacted.isRedacted(option) ? Redacted.value(option) : option
+  if (typeof key !== "string" || key.length === 0) {
+    throw new RangeError(`Executor: "sessionKey" must be a non-empty string`)
+  }
+  return key
+}
 
 /** @internal */
 export const fromSupervisor = (supervisor: Supervisor): Executor & SubmitsIn => ({
@@ -279,7 +296,8 @@ export const memoryAdmin = (supervisor: Supervisor): ExecutorAdmin => ({
   counts: () => Effect.sync(() => supervisor.counts()),
   retry: (id) => supervisor.retry(id),
   cancel: (id) => supervisor.interrupt(TaskHandle.unsafeMake(id)),
-  prune: () => Effect.sync(() => supervisor.prune())
+  prune: () => Effect.sync(() => supervisor.prune()),
+  hashSession: (session) => hashSession(supervisor.config.sessionKey, session)
 })
 
 /**
@@ -401,7 +419,8 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
         }),
       retry: (id) => memory.has(id) ? volatile.retry(id) : engine.admin.retry(id),
       cancel: (id) => memory.has(id) ? volatile.cancel(id) : engine.admin.cancel(id),
-      prune: () => Effect.map(engine.admin.prune(), (n) => n + memory.prune())
+      prune: () => Effect.map(engine.admin.prune(), (n) => n + memory.prune()),
+      hashSession: volatile.hashSession
     }
     return Context.make(Executor, executor).pipe(
       Context.add(DurableExecutor, durable),

@@ -27,7 +27,11 @@ export interface TaskInfo {
   readonly createdAt: number
   readonly startedAt: number | undefined
   readonly finishedAt: number | undefined
-  readonly session: string | undefined
+  /**
+   * The keyed hash of the session that submitted the task, never the session itself; compare it
+   * with `ExecutorAdmin.hashSession(session)`.
+   */
+  readonly sessionHash: string | undefined
   /** The status in its encoded form: `{ _tag, value?, error?, attempt?, attempts? }`. */
   readonly status: EncodedStatus
   /**
@@ -97,6 +101,8 @@ export interface ExecutorAdmin {
   readonly cancel: (id: string) => Effect.Effect<void, TaskNotFound | StoreUnavailable>
   /** Deletes (durable) or forgets (volatile) tasks finished longer ago than the retention; answers how many. */
   readonly prune: () => Effect.Effect<number, StoreUnavailable>
+  /** Hashes a session with this layer's key, to compare with `TaskInfo.sessionHash`. */
+  readonly hashSession: (session: string) => string
 }
 
 /**

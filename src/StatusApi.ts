@@ -2,13 +2,19 @@
  * A JSON endpoint for the browser (or any client) to poll a task by its handle:
  * `GET <prefix>/tasks/:id` answers the task's status, with its result or error encoded with the
  * task's Schemas once it has finished. Unknown, malformed, forged and other sessions' ids all
- * answer 404: never a 500, never a stack trace.
+ * answer 404: never a 500, never a stack trace. A request declaring a body over 64 KiB answers 413.
+ *
+ * A task submitted with `{ session }` keeps only a keyed hash of it; the API hashes the request's
+ * session with the layer's key and compares. Give it a user id or a session id, never the session
+ * cookie or token itself.
  *
  * @example
  * ```ts
  * const api = StatusApi.router({
  *   prefix: "/api",
- *   session: (request) => Effect.succeed(request.cookies.session)
+ *   // who the request is, from the application's own login: the user id the handler also gave
+ *   // `submit(..., { session })`. Never the raw session cookie.
+ *   session: (request) => Effect.map(Auth.currentUser(request), (user) => user?.id)
  * })
  * HttpRouter.concat(appRouter, api)
  * ```
@@ -18,6 +24,8 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { ExecutorAdmin, type TaskInfo } from "./ExecutorAdmin.js"
+import { declaredBody } from "./internal/bodyLimit.js"
+import { sameSessionHash } from "./internal/sessionHash.js"
 
 /**
  * @since 0.1.0
@@ -29,8 +37,9 @@ export interface Options {
   /** Whether the request may use the API at all; `false` answers 403. Default: every request may. */
   readonly authorize?: ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<boolean>) | undefined
   /**
-   * The session of the request (a session id, a user id). A task submitted with
-   * `submit(..., { session })` is answered only to requests of that session; any other gets 404.
+   * The session of the request: a session id or a user id (not the session cookie itself). A task
+   * submitted with `submit(..., { session })` is answered only to requests of that session; any
+   * other gets 404.
    */
   readonly session?: ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<string | undefined>) | undefined
 }
@@ -67,14 +76,18 @@ export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Exec
   const prefix = (options.prefix ?? "").replace(/\/+$/, "")
   const handler = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
+    // a GET has no body to read: one that declares a large one is refused without reading it
+    const body = declaredBody(request)
+    if (body !== "ok") return body === "too-large" ? problem(413, "request body too large") : problem(400, "bad request")
     if (options.authorize !== undefined && !(yield* options.authorize(request))) return problem(403, "forbidden")
     const { id } = yield* HttpRouter.params
     const admin = yield* ExecutorAdmin
     const info = yield* admin.inspect(id ?? "")
-    if (info.session !== undefined && options.session !== undefined) {
-      if ((yield* options.session(request)) !== info.session) return notFound
+    if (info.sessionHash !== undefined && options.session !== undefined) {
+      const session = yield* options.session(request)
+      if (session === undefined || !sameSessionHash(admin.hashSession(session), info.sessionHash)) return notFound
     }
-    const body: TaskResponse = {
+    const answer: TaskResponse = {
       id: info.id,
       task: info.name,
       queue: info.queue,
@@ -85,7 +98,7 @@ export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Exec
       startedAt: info.startedAt ?? null,
       finishedAt: info.finishedAt ?? null
     }
-    return yield* HttpServerResponse.json(body, { headers: { "cache-control": "no-store" } })
+    return yield* HttpServerResponse.json(answer, { headers: { "cache-control": "no-store" } })
   }).pipe(
     Effect.catchTags({
       TaskNotFound: () => Effect.succeed(notFound),

@@ -254,7 +254,6 @@ describe("command line", () => {
       startedAt: stored.startedAt,
       finishedAt: stored.finishedAt,
       cancelRequested: false,
-      session: null,
       result: { sent: true },
       error: null
     })
@@ -265,6 +264,27 @@ describe("command line", () => {
     const dashedRun = await cli("status", dashed.id, "--sqlite", filename)
     expectOk(dashedRun)
     expect(dashedRun.stdout).toMatch(/^state\s+queued$/m)
+  })
+
+  it("never prints the session a task was submitted with, in text or JSON", async () => {
+    const { filename } = await seededFile()
+    const secret = "sid-7c41e0aa"
+    const task = newTask({ createdAt: Date.now(), session: secret })
+    await withStore(filename, (store) => store.insert([task]))
+    for (
+      const args of [
+        ["status", task.id],
+        ["status", task.id, "--json"],
+        ["list"],
+        ["list", "--json"]
+      ]
+    ) {
+      const run = await cli(...args, "--sqlite", filename)
+      expectOk(run)
+      expect(run.stdout, args.join(" ")).toContain(task.id)
+      expect(run.stdout, args.join(" ")).not.toContain(secret)
+      expect(run.stdout, args.join(" ")).not.toMatch(/session|hmac:/i)
+    }
   })
 
   it("retry queues a failed task again, and refuses an unfinished one", async () => {

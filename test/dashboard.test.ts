@@ -13,7 +13,8 @@ import { join } from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll } from "vitest"
 import { Dashboard, Executor, Task, TaskHandle } from "../src/index.js"
-import { startServer } from "./httpSupport.js"
+import { hashSession } from "../src/internal/sessionHash.js"
+import { sendBody, startServer } from "./httpSupport.js"
 
 const dir = mkdtempSync(join(tmpdir(), "effect-executor-dashboard-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -56,6 +57,9 @@ const RebuildIndex = Task.make("RebuildIndex", {
     }),
   queue: "maintenance"
 })
+
+/** A task that does nothing, submitted with a session. */
+const Note = Task.make("Note", { payload: Schema.Struct({}), run: () => Effect.void })
 
 /** Submits the two tasks; answers once the first has failed and the second is running. */
 const submitRoutes = HttpRouter.empty.pipe(
@@ -337,6 +341,83 @@ describe("Dashboard", () => {
         form: { csrf: token }
       })
       expect(unknown.status).toBe(404)
+    }).pipe(Effect.scoped))
+
+  it.live("a POST body over 64 KiB answers 413 and a cross-site one 403, neither read nor buffered", () =>
+    Effect.gen(function*() {
+      const { port, print, rebuild } = yield* setup
+      const { cookie, token } = yield* session(port, print)
+      const MiB = 1024 * 1024
+      const form = `csrf=${token}&pad=`
+      for (const [id, action] of [[print, "retry"], [rebuild, "cancel"]] as const) {
+        const path = `/executor/tasks/${id}/${action}`
+        const headers = { cookie, "content-type": "application/x-www-form-urlencoded" }
+        // 1 MiB declared, 1 KiB sent, never ended: answered, so the body was not waited for
+        const declared = yield* sendBody(port, "POST", path, { headers, declared: MiB, body: form + "x".repeat(1024) })
+        expect(declared.status, `declared ${action}`).toBe(413)
+        expect(declared.headers["content-type"]).toContain("text/html")
+        expect(declared.body).not.toMatch(stackTrace)
+        const whole = yield* sendBody(port, "POST", path, { headers, body: form + "x".repeat(MiB) })
+        expect(whole.status, `whole ${action}`).toBe(413)
+        // chunked: no length to check first, dropped past the limit
+        const chunks = [form, ...Array.from({ length: 16 }, () => Buffer.alloc(MiB / 16, 120))]
+        const chunked = yield* sendBody(port, "POST", path, { headers, chunks })
+        expect(chunked.status, `chunked ${action}`).toBe(413)
+        expect(chunked.body).not.toMatch(stackTrace)
+        // the origin and the cookie are checked before the body, even a large one
+        for (
+          const refused of [
+            { ...headers, origin: "https://evil.example" },
+            { "content-type": "application/x-www-form-urlencoded" }
+          ]
+        ) {
+          const answer = yield* sendBody(port, "POST", path, { headers: refused, declared: MiB, body: form })
+          expect(answer.status, `refused ${action}`).toBe(403)
+          expect(answer.body).not.toMatch(stackTrace)
+        }
+      }
+      // nothing changed, and a form of a normal size is still accepted
+      expect(stateOn((yield* send(port, "GET", `/executor/tasks/${print}`)).body)).toBe("failed")
+      expect(stateOn((yield* send(port, "GET", `/executor/tasks/${rebuild}`)).body)).toBe("running")
+      const chunkedForm = yield* sendBody(port, "POST", `/executor/tasks/${rebuild}/cancel`, {
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        chunks: [`csrf=${token}`, "&x=1"]
+      })
+      expect(chunkedForm.status).toBe(303)
+      expect(stateOn((yield* send(port, "GET", `/executor/tasks/${rebuild}`)).body)).toBe("interrupted")
+    }).pipe(Effect.scoped))
+
+  it.live("the task page never shows the submitting session, nor its hash", () =>
+    Effect.gen(function*() {
+      const secret = "sid-9d2c7e1b"
+      const sessionKey = "dashboard test key"
+      const routes = HttpRouter.empty.pipe(
+        HttpRouter.post(
+          "/submit",
+          Effect.gen(function*() {
+            const handle = yield* Executor.submit(Note.make({}), { session: secret, when: "now" })
+            yield* Executor.await(handle)
+            return yield* HttpServerResponse.json({ task: TaskHandle.encode(handle) })
+          }).pipe(Effect.orDie)
+        ),
+        HttpRouter.concat(Dashboard.router())
+      )
+      const layers = [
+        ["layerMemory", Executor.layerMemory({ sessionKey })],
+        ["layerSqlite", Executor.layerSqlite({ filename: join(dir, `tasks-${++files}.db`), tasks: [Note], sessionKey })]
+      ] as const
+      for (const [name, executor] of layers) {
+        const { port } = yield* startServer(routes, { executor: executor as never })
+        const id = JSON.parse((yield* send(port, "POST", "/submit")).body).task as string
+        for (const path of [`/executor/tasks/${id}`, "/executor"]) {
+          const page = yield* send(port, "GET", path)
+          expect(page.status, `${name} ${path}`).toBe(200)
+          expect(page.body, `${name} ${path}`).toContain(id.slice(0, 8))
+          expect(page.body, `${name} ${path}`).not.toContain(secret)
+          expect(page.body, `${name} ${path}`).not.toContain(hashSession(sessionKey, secret))
+          expect(page.body, `${name} ${path}`).not.toContain("hmac:")
+        }
+      }
     }).pipe(Effect.scoped))
 
   it.live("the authorization hook guards every page and every button", () =>

@@ -76,3 +76,54 @@ export const readBody = (response: ClientResponse) =>
       body += chunk
     }
   })
+
+/** A complete answer: status, headers and the whole body. */
+export interface Answer {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/**
+ * Sends a request with a body and resolves with the whole answer. `body` is sent as is (with its
+ * `content-length`), or in `chunks` with `transfer-encoding: chunked`. With `declared`, the
+ * request declares that `content-length` but only `body` is sent and the request is never ended:
+ * an answer then proves that the server did not wait for (read) the body.
+ */
+export const sendBody = (
+  port: number,
+  method: string,
+  path: string,
+  options: {
+    readonly headers?: Http.OutgoingHttpHeaders | undefined
+    readonly body?: string | Buffer | undefined
+    readonly chunks?: ReadonlyArray<string | Buffer> | undefined
+    readonly declared?: number | undefined
+  }
+) =>
+  Effect.async<Answer>((resume) => {
+    const headers: Http.OutgoingHttpHeaders = { ...options.headers }
+    if (options.chunks !== undefined) headers["transfer-encoding"] = "chunked"
+    else headers["content-length"] = options.declared ?? Buffer.byteLength(options.body ?? "")
+    const req = Http.request({ host: "127.0.0.1", port, path, method, headers, agent: false }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => text += chunk)
+      res.on("end", () => {
+        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
+        if (options.declared !== undefined) req.destroy()
+      })
+      res.on("error", (error) => resume(Effect.die(error)))
+    })
+    req.on("error", (error) => resume(Effect.die(error)))
+    if (options.chunks !== undefined) {
+      for (const chunk of options.chunks) req.write(chunk)
+      req.end()
+    } else if (options.declared !== undefined) {
+      if (options.body !== undefined) req.write(options.body)
+      req.flushHeaders()
+    } else {
+      req.end(options.body)
+    }
+    return Effect.sync(() => req.destroy())
+  })

@@ -1,12 +1,13 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { Executor, StatusApi, Task, TaskHandle } from "../src/index.js"
-import { readBody, request, startServer } from "./httpSupport.js"
+import { Executor, ExecutorAdmin, StatusApi, Task, TaskHandle } from "../src/index.js"
+import { hashSession } from "../src/internal/sessionHash.js"
+import { readBody, request, sendBody, startServer } from "./httpSupport.js"
 
 const dir = mkdtempSync(join(tmpdir(), "effect-executor-status-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -21,7 +22,7 @@ const Print = Task.make("Print", {
     pages > 100 ? Effect.fail(new OutOfPaper({ tray: 2 })) : Effect.succeed({ printedAt: new Date(0), pages })
 })
 
-/** The session is a cookie here; the app submits with it, the API checks it. */
+/** The session id is a cookie here; the app submits with it, the API checks it. */
 const sessionOf = (request: HttpServerRequest.HttpServerRequest) => Effect.succeed(request.cookies.session)
 
 const app = HttpRouter.empty.pipe(
@@ -101,6 +102,42 @@ const suite = (name: string, executor: () => Layer.Layer<Executor.Executor | imp
         }
       }).pipe(Effect.scoped))
 
+    it.live("a session is answered its own task and nothing else, whatever the key", () =>
+      Effect.gen(function*() {
+        const { port } = yield* startServer(app, { executor: executor() as never })
+        const alice = yield* submit(port, 2, "alice-sid")
+        const bob = yield* submit(port, 2, "bob-sid")
+        expect((yield* get(port, `/api/tasks/${alice}`, "alice-sid")).status).toBe(200)
+        expect((yield* get(port, `/api/tasks/${bob}`, "bob-sid")).status).toBe(200)
+        expect((yield* get(port, `/api/tasks/${alice}`, "bob-sid")).status).toBe(404)
+        expect((yield* get(port, `/api/tasks/${bob}`, "alice-sid")).status).toBe(404)
+        // the hash itself is not the session
+        expect((yield* get(port, `/api/tasks/${alice}`, "hmac:alice-sid")).status).toBe(404)
+      }).pipe(Effect.scoped))
+
+    it.live("a request declaring a body over 64 KiB answers 413 without the body being read", () =>
+      Effect.gen(function*() {
+        const { port } = yield* startServer(app, { executor: executor() as never })
+        const id = yield* submit(port, 1, "alice")
+        // 1 MiB declared, 1 KiB sent, the request never ended: only a server that does not wait
+        // for the body answers
+        const declared = yield* sendBody(port, "GET", `/api/tasks/${id}`, {
+          headers: { cookie: "session=alice" },
+          declared: 1024 * 1024,
+          body: "x".repeat(1024)
+        })
+        expect(declared.status).toBe(413)
+        expect(declared.body).not.toMatch(/at .+:\d+|Error:/)
+        const sent = yield* sendBody(port, "GET", `/api/tasks/${id}`, {
+          headers: { cookie: "session=alice" },
+          body: Buffer.alloc(1024 * 1024, 120)
+        })
+        expect(sent.status).toBe(413)
+        // a small body is no reason to refuse
+        const small = yield* sendBody(port, "GET", `/api/tasks/${id}`, { headers: { cookie: "session=alice" }, body: "{}" })
+        expect(small.status).toBe(200)
+      }).pipe(Effect.scoped))
+
     it.live("the authorization hook is enforced", () =>
       Effect.gen(function*() {
         const { port } = yield* startServer(app, { executor: executor() as never })
@@ -113,3 +150,43 @@ const suite = (name: string, executor: () => Layer.Layer<Executor.Executor | imp
 suite("layerMemory", () => Executor.layerMemory())
 let files = 0
 suite("layerSqlite", () => Executor.layerSqlite({ filename: join(dir, `tasks-${++files}.db`), tasks: [Print] }))
+
+describe("sessions in layerMemory", () => {
+  const submitAs = (session: string) =>
+    Effect.gen(function*() {
+      const handle = yield* Executor.submit(Effect.void, { session, when: "now" })
+      yield* Executor.await(handle)
+      return yield* Effect.flatMap(ExecutorAdmin.ExecutorAdmin, (admin) => admin.inspect(handle.id))
+    })
+
+  it.effect("the admin's TaskInfo has a keyed hash of the session, never the session", () =>
+    Effect.gen(function*() {
+      const admin = yield* ExecutorAdmin.ExecutorAdmin
+      const info = yield* submitAs("sid-4f7a1c")
+      expect(info.sessionHash).toBeDefined()
+      expect(info.sessionHash).not.toBe("sid-4f7a1c")
+      expect(info.sessionHash).toMatch(/^hmac:[A-Za-z0-9_-]{43}$/)
+      expect(admin.hashSession("sid-4f7a1c")).toBe(info.sessionHash)
+      expect(admin.hashSession("sid-other")).not.toBe(info.sessionHash)
+      expect(JSON.stringify(info)).not.toContain("sid-4f7a1c")
+      expect(JSON.stringify(yield* admin.list())).not.toContain("sid-4f7a1c")
+      expect("session" in info).toBe(false)
+      // without a session there is no hash
+      const handle = yield* Executor.submit(Effect.void, { when: "now" })
+      expect((yield* admin.inspect(handle.id)).sessionHash).toBeUndefined()
+    }).pipe(Effect.provide(Executor.layerMemory())))
+
+  it.effect("each memory layer has its own random key unless one is given", () =>
+    Effect.gen(function*() {
+      const hashIn = (layer: Layer.Layer<Executor.Executor | ExecutorAdmin.ExecutorAdmin>) =>
+        Effect.map(Effect.provide(submitAs("sid-1"), layer), (info) => info.sessionHash)
+      const a = yield* hashIn(Executor.layerMemory())
+      const b = yield* hashIn(Executor.layerMemory())
+      expect(a).not.toBe(b)
+      const key = "a key the application keeps"
+      const c = yield* hashIn(Executor.layerMemory({ sessionKey: key }))
+      const d = yield* hashIn(Executor.layerMemory({ sessionKey: Redacted.make(key) }))
+      expect(c).toBe(hashSession(key, "sid-1"))
+      expect(d).toBe(c)
+    }))
+})

@@ -370,7 +370,10 @@ const formatTime = (millis: number | undefined): string =>
 /** JSON output has no `undefined`: a missing column is `null`. */
 const parseJson = (text: string | undefined): unknown => parseStoredJson(text) ?? null
 
-/** A task as `--json` prints it: times in epoch milliseconds, `null` when absent, result and error decoded from their JSON. */
+/**
+ * A task as `--json` prints it: times in epoch milliseconds, `null` when absent, result and error
+ * decoded from their JSON. The submitting session (kept as a keyed hash) is never printed.
+ */
 const taskJson = (task: StoredTask) => ({
   id: task.id,
   name: task.name,
@@ -383,7 +386,6 @@ const taskJson = (task: StoredTask) => ({
   startedAt: task.startedAt ?? null,
   finishedAt: task.finishedAt ?? null,
   cancelRequested: task.cancelRequested,
-  session: task.session ?? null,
   result: parseJson(task.result),
   error: parseJson(task.error)
 })
@@ -485,7 +487,6 @@ const status = (store: TaskStore, id: string, asJson: boolean) =>
       ["started", formatTime(task.startedAt)],
       ["finished", formatTime(task.finishedAt)]
     ]
-    if (task.session !== undefined) lines.push(["session", printable(task.session)])
     const indent = " ".repeat(12)
     if (task.result !== undefined) lines.push(["result", indentJson(parseJson(task.result), indent)])
     if (task.error !== undefined) {

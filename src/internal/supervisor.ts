@@ -35,6 +35,7 @@ import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openHoldOf, type ResponseHolder } from "./requestHold.js"
+import { hashSession } from "./sessionHash.js"
 import { type Hooks, taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
 import { isTracing, taskSpan } from "./taskSpan.js"
@@ -49,6 +50,8 @@ export interface SupervisorConfig {
   readonly retention: Duration.Duration
   readonly maxRetained: number
   readonly drainTimeout: Duration.Duration
+  /** The key a submit's `session` is hashed with; only the hash is kept. */
+  readonly sessionKey: string
 }
 
 type State = "Held" | "Delayed" | "Queued" | "Running" | "Succeeded" | "Failed" | "Interrupted"
@@ -247,7 +250,7 @@ class Entry {
     readonly delayMillis: number,
     readonly idempotencyKey: string | undefined,
     readonly task: Task.Task.Any | undefined,
-    readonly session: string | undefined,
+    readonly sessionHash: string | undefined,
     readonly createdAt: number
   ) {}
 
@@ -390,7 +393,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       delayMillis,
       key,
       def,
-      options?.session,
+      options?.session === undefined ? undefined : hashSession(this.config.sessionKey, options.session),
       now
     )
     this.registry.add(entry)
@@ -971,7 +974,7 @@ const infoOf = (entry: Entry, epoch: number): ExecutorAdmin.TaskInfo => {
     createdAt: epoch + entry.createdAt,
     startedAt: entry.startedAt < 0 ? undefined : epoch + entry.startedAt,
     finishedAt: entry.finished ? epoch + entry.finishedAt : undefined,
-    session: entry.session,
+    sessionHash: entry.sessionHash,
     status: encoded,
     error: entry.state === "Failed" ? describeError(entry.error) : undefined
   }
