@@ -237,7 +237,8 @@ export interface MemoryOptions {
   readonly drainTimeout?: Duration.DurationInput | undefined
   /**
    * The key sessions are hashed with (HMAC-SHA256) before they are kept. Memory layers default to
-   * a random key per layer, durable layers to the key kept in their store.
+   * a random key per layer, durable layers to the key made once and kept in their store (so every
+   * process on the store hashes alike; give a key to all of them or to none).
    */
   readonly sessionKey?: string | Redacted.Redacted<string> | undefined
 }
@@ -363,7 +364,9 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
 ): Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, never, TaskStore | Task.Task.Context<Tasks[number]>> =>
   Layer.scopedContext(Effect.gen(function*() {
     const store = yield* TaskStore
-    const memory = yield* makeMemory(options)
+    // one key for the layer's memory and store tasks: the given one, or the store's (every process
+    // on the store then hashes alike; processes given a key must all be given the same)
+    const memory = yield* makeMemory({ ...options, sessionKey: options.sessionKey ?? store.sessionKey })
     const names = new Set<string>()
     for (const task of options.tasks) {
       if (names.has(task.name)) throw new TypeError(`Executor: two tasks are named "${task.name}"`)
@@ -380,7 +383,8 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       pollInterval: Duration.decode(options.pollInterval ?? "1 second"),
       groupCommit: options.groupCommit ?? true,
       runTasks: options.runTasks ?? true,
-      takeoverAfter: Duration.decode(options.takeoverAfter ?? "2 seconds")
+      takeoverAfter: Duration.decode(options.takeoverAfter ?? "2 seconds"),
+      sessionKey: memory.config.sessionKey
     })
     const durable: DurableExecutor = {
       reliability: "durable",

@@ -47,6 +47,7 @@ import { openHoldOf, type ResponseHolder } from "./requestHold.js"
 import { taskMetrics } from "./taskMetrics.js"
 import { defectMessage, delayOf } from "./taskOutcome.js"
 import { keepRunning, onceABurst } from "./keepRunning.js"
+import { hashSession } from "./sessionHash.js"
 import { withTaskSpan } from "./taskSpan.js"
 
 /** @internal */
@@ -63,6 +64,8 @@ export interface DurableConfig {
   readonly runTasks: boolean
   /** How long a process may go without a liveness beat before others take its tasks over. */
   readonly takeoverAfter: Duration.Duration
+  /** The key submits' sessions are hashed with before they are stored. */
+  readonly sessionKey: string
 }
 
 /** The stored form of an error: the task's own (encoded with its failure Schema) or the executor's. */
@@ -231,7 +234,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           owner: held ? owner : undefined,
           leaseExpiresAt: held ? at + leaseMillis : undefined,
           traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
-          session: options?.session,
+          session: options?.session === undefined ? undefined : hashSession(config.sessionKey, options.session),
           createdAt: at
         }
         inFlight++
@@ -751,7 +754,7 @@ const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
-    session: row.session,
+    sessionHash: row.session,
     status,
     error
   }
