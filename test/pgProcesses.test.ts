@@ -318,6 +318,14 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
     await awaitAllFinished(schema, survivors)
     const finished = Date.now()
 
+    // takeover: when the survivors started again the tasks the killed worker was running
+    const restarted = await query<{ n: number; at: string }>(
+      `SELECT n, MIN(at) AS at FROM ${schema}.runs WHERE pid <> $1 AND n = ANY($2::int[]) GROUP BY n`,
+      [victim.pid, [...heldByVictim]]
+    )
+    expect(restarted.length).toBe(heldByVictim.size)
+    const takeovers = restarted.map((row) => Number(row.at) - killed)
+
     // every task ran; the ones that ran more than once were all held by the dead worker
     const summary = await expectEveryTaskSucceeded(schema, TOTAL)
     const duplicates = [...summary.runsByN.entries()].filter(([, runs]) => runs > 1)
@@ -333,7 +341,8 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
       `  runs per worker: killed ${summary.runsByPid.get(victim.pid)}, ` +
       `${survivors.map((worker) => `${worker.name.slice(0, 2)} ${summary.runsByPid.get(worker.pid)}`).join(", ")}`,
       `  ran twice: ${duplicates.length} (all held by the killed worker); tasks with attempts > 1: ${summary.retried}; ` +
-      `all succeeded ${seconds(killed, finished)} after the kill (takeoverAfter 2 s)`
+      `all succeeded ${seconds(killed, finished)} after the kill (takeoverAfter 2 s); its running tasks started again ` +
+      `${(Math.min(...takeovers) / 1000).toFixed(2)}-${(Math.max(...takeovers) / 1000).toFixed(2)} s after the kill`
     ].join("\n"))
 
     for (const worker of survivors) expect(await stop(worker), worker.output()).toBe(0)

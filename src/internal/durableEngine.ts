@@ -90,6 +90,8 @@ interface RunningTask {
   fiber: Fiber.RuntimeFiber<void>
   /** Why the fiber was interrupted, if it was: decides what the store is told. */
   stop: "cancelled" | "lost" | "shutdown" | undefined
+  /** The attempt is over and its end is being written: a cancellation comes too late to stop it. */
+  ending: boolean
 }
 
 const MAX_BATCH = 500
@@ -268,9 +270,18 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
      */
     const persistEnd = <A>(write: Effect.Effect<A, StoreUnavailable>) => Effect.retry(write, endRetry)
     const endRetry = Schedule.exponential("20 millis").pipe(Schedule.either(Schedule.spaced("1 second")))
-    /** After an interruption the fiber cannot wait forever: the write is tried for a lease at most. */
-    const persistAfterStop = <A>(write: Effect.Effect<A, StoreUnavailable>) =>
-      Effect.retry(write, Schedule.exponential("20 millis").pipe(Schedule.upTo(config.leaseDuration)))
+    /**
+     * After an interruption the write is uninterruptible: a cancellation's is tried until it lands
+     * or the layer closes; a shutdown's for a lease at most. What is left then is taken over by
+     * the next process (the closing layer beats 0).
+     */
+    const persistAfterStop = <A>(write: Effect.Effect<A, StoreUnavailable>, stop: RunningTask["stop"]) =>
+      Effect.retry(
+        write,
+        (stop === "cancelled"
+          ? endRetry.pipe(Schedule.check(() => !closed))
+          : Schedule.exponential("20 millis").pipe(Schedule.upTo(config.leaseDuration))) as Schedule.Schedule<unknown>
+      )
 
     const fenced = (claimed: TaskStore.ClaimedTask) => (taken: boolean) =>
       taken ? Effect.void : Effect.sync(() => {
@@ -317,6 +328,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       return Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const exit = yield* Effect.exit(restore(attempt))
+          self.ending = true
           if (Exit.isSuccess(exit)) {
             const result = Schema.encodeUnknownEither(task.success as Schema.Schema<unknown, unknown>)(exit.value)
             if (Either.isLeft(result)) {
@@ -349,8 +361,8 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           if (Cause.isInterruptedOnly(exit.cause)) {
             const stop = self.stop
             yield* record("other")
-            if (stop === "cancelled") yield* persistAfterStop(store.markInterrupted(ref, now()))
-            else if (stop !== "lost") yield* persistAfterStop(store.requeue([ref], now()))
+            if (stop === "cancelled") yield* persistAfterStop(store.markInterrupted(ref, now()), stop)
+            else if (stop !== "lost") yield* persistAfterStop(store.requeue([ref], now()), stop)
             return
           }
           yield* Effect.logWarning(`task ${claimed.name} died`, exit.cause)
@@ -383,7 +395,11 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         lane.running--
         wake()
       }
-      const entry: RunningTask = { fiber: undefined as unknown as Fiber.RuntimeFiber<void>, stop: undefined }
+      const entry: RunningTask = {
+        fiber: undefined as unknown as Fiber.RuntimeFiber<void>,
+        stop: undefined,
+        ending: false
+      }
       entry.fiber = Runtime.runFork(
         runtime,
         runClaimed(claimed, entry, (outcome) => {
@@ -503,7 +519,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
 
     const stopRunning = (id: string, why: "cancelled" | "lost" | "shutdown") => {
       const entry = running.get(id)
-      if (entry === undefined || entry.stop !== undefined) return
+      if (entry === undefined || entry.stop !== undefined || (why === "cancelled" && entry.ending)) return
       entry.stop = why
       entry.fiber.unsafeInterruptAsFork(entry.fiber.id())
     }
