@@ -115,8 +115,9 @@ export class TaskInterrupted extends Schema.TaggedError<TaskInterrupted>()("Task
 }
 
 /**
- * A stored task names a task that this process does not register (code was deployed without
- * it). The task is `Failed` with this error; the others run on.
+ * A task this executor does not register: at `submit` on a durable layer (nothing is stored), or
+ * in a stored row (code was deployed without it; that task is `Failed` with this error, the others
+ * run on).
  *
  * @since 0.1.0
  */
@@ -166,6 +167,7 @@ export type SubmitError =
   | ExecutorBusy
   | ExecutorClosed
   | UnknownQueue
+  | UnknownTask
   | InvalidPayload
   | InvalidOptions
   | StoreUnavailable

@@ -148,8 +148,8 @@ describe("Executor.layerSqlite", () => {
         const error = yield* Effect.flip(DurableExecutor.submit(Charge.make({ cents: "ten" as unknown as number })))
         expect(error).toBeInstanceOf(ExecutorError.InvalidPayload)
         const Unregistered = Task.make("Unregistered", { payload: Schema.Void, run: () => Effect.void })
-        expect(yield* Effect.flip(DurableExecutor.submit(Unregistered.make(undefined)))).toBeInstanceOf(
-          ExecutorError.InvalidPayload
+        expect(yield* Effect.flip(DurableExecutor.submit(Unregistered.make(undefined)))).toEqual(
+          new ExecutorError.UnknownTask({ name: "Unregistered" })
         )
       }).pipe(withExecutor(filename))
       const claimed = yield* Effect.flatMap(TaskStore, (store) =>

@@ -195,11 +195,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       Effect.withFiberRuntime((fiber) => {
         if (closed) return Effect.fail(new ExecutorClosed())
         const task = call.task
-        if (!tasks.has(task.name)) {
-          return Effect.fail(
-            new InvalidPayload({ task: task.name, reason: "the task is not registered in this layer's tasks" })
-          )
-        }
+        if (!tasks.has(task.name)) return Effect.fail(new UnknownTask({ name: task.name }))
         const queue = options?.queue ?? task.queue ?? "default"
         if (!lanes.has(queue)) return Effect.fail(new UnknownQueue({ queue }))
         const priority = options?.priority ?? task.priority
