@@ -17,14 +17,15 @@
  * (a crash, a timeout), by this module's exit handler.
  */
 import { Cause, Exit, Option } from "effect"
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { atExit, type Child } from "./processes.js"
+
+export { type Child, killChildren, startChild, stopChild } from "./processes.js"
 
 const run = promisify(execFile)
 
@@ -38,35 +39,7 @@ const describeError = (error: unknown) => {
   return (stderr?.trim() || message || String(error)).split("\n")[0]!
 }
 
-// ---- cleanup, even when afterAll is never reached ---------------------------------------
-
-/** Synchronous undo actions of whatever is still set up, run at exit in reverse order. */
-const leftovers = new Map<symbol, () => void>()
-
-const cleanUpLeftovers = () => {
-  for (const [key, undo] of Array.from(leftovers).reverse()) {
-    leftovers.delete(key)
-    try {
-      undo()
-    } catch {
-      // best effort: the next one still runs
-    }
-  }
-}
-
-process.once("exit", cleanUpLeftovers)
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.once(signal, () => {
-    cleanUpLeftovers()
-    process.kill(process.pid, signal)
-  })
-}
-
-const keep = (undo: () => void) => {
-  const key = Symbol()
-  leftovers.set(key, undo)
-  return () => leftovers.delete(key)
-}
+// ---- cleanup, even when afterAll is never reached: see ./processes.ts (atExit)
 
 // ---- can the root faults run here? ------------------------------------------------------
 
@@ -93,7 +66,7 @@ const probe = async (): Promise<string | undefined> => {
     rmSync(mountPoint, { recursive: true, force: true })
   }
   const root = newRoot("effect-executor-pg-probe-")
-  const forget = keep(() => rmSync(root, { recursive: true, force: true }))
+  const forget = atExit(() => rmSync(root, { recursive: true, force: true }))
   try {
     await initdb(root)
   } catch (error) {
@@ -155,7 +128,7 @@ export interface PrivatePostgres {
 export const privatePostgres = async (): Promise<PrivatePostgres> => {
   if (!canRunRootFaults) throw new Error(`privatePostgres: ${whyNot}`)
   const root = newRoot("effect-executor-pg-")
-  const forgetFolder = keep(() => rmSync(root, { recursive: true, force: true }))
+  const forgetFolder = atExit(() => rmSync(root, { recursive: true, force: true }))
   await initdb(root)
   const data = join(root, "data")
   const logFile = join(root, "server.log")
@@ -178,7 +151,7 @@ export const privatePostgres = async (): Promise<PrivatePostgres> => {
     })
   }
   // from here on, the exit handler stops the server (if it runs) before the folder goes
-  const forgetServer = keep(() => {
+  const forgetServer = atExit(() => {
     if (existsSync(join(data, "postmaster.pid"))) stopNow()
   })
   const start = async () => {
@@ -245,7 +218,7 @@ export const tmpfsDir = async (sizeBytes: number): Promise<TmpfsDir> => {
     }
     rmSync(path, { recursive: true, force: true })
   }
-  const forget = keep(unmount)
+  const forget = atExit(unmount)
   const filler = join(path, "filler")
   const free = () => rmSync(filler, { force: true })
   let removed = false
@@ -282,106 +255,6 @@ export const tmpfsDir = async (sizeBytes: number): Promise<TmpfsDir> => {
     }
   }
 }
-
-// ---- fixture processes ------------------------------------------------------------------
-
-const repoRoot = fileURLToPath(new URL("..", import.meta.url))
-
-export interface Child {
-  readonly name: string
-  readonly process: ChildProcess
-  readonly pid: number
-  /** Resolves with the exit code (or signal) once the process has exited. */
-  readonly exited: Promise<number | string>
-  /** Resolves with the first stdout line (already printed or to come) that matches. */
-  readonly line: (pattern: RegExp, timeoutMillis?: number) => Promise<RegExpExecArray>
-  /** Whether it is still running. */
-  readonly alive: () => boolean
-  /** Everything it wrote, for failure messages. */
-  readonly output: () => string
-}
-
-const children = new Set<ChildProcess>()
-
-/** Starts `test/fixtures/<file>` with `node --import tsx`. Killed at exit if still running. */
-export const startChild = (name: string, file: string, args: ReadonlyArray<string>): Child => {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test", "fixtures", file), ...args], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  children.add(child)
-  const forget = keep(() => child.kill("SIGKILL"))
-  const lines: Array<string> = []
-  let output = ""
-  const listeners = new Set<() => void>()
-  let exitedWith: number | string | undefined
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => {
-      children.delete(child)
-      forget()
-      exitedWith = code ?? signal ?? "?"
-      for (const listener of listeners) listener()
-      resolve(exitedWith)
-    })
-  )
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-  createInterface({ input: child.stdout! }).on("line", (text) => {
-    lines.push(text)
-    output += text + "\n"
-    for (const listener of listeners) listener()
-  })
-  const line = (pattern: RegExp, timeoutMillis = 30_000) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const check = () => {
-        for (const text of lines) {
-          const match = pattern.exec(text)
-          if (match !== null) return done(() => resolve(match))
-        }
-        if (exitedWith !== undefined) {
-          done(() => reject(new Error(`${name} exited (${exitedWith}) before printing ${pattern}:\n${output}`)))
-        }
-      }
-      const timer = setTimeout(
-        () => done(() => reject(new Error(`${name} printed no ${pattern} in ${timeoutMillis} ms:\n${output}`))),
-        timeoutMillis
-      )
-      const done = (settle: () => void) => {
-        clearTimeout(timer)
-        listeners.delete(check)
-        settle()
-      }
-      listeners.add(check)
-      check()
-    })
-  return {
-    name,
-    process: child,
-    pid: child.pid!,
-    exited,
-    line,
-    alive: () => exitedWith === undefined,
-    output: () => output
-  }
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within 15 s; resolves with the exit code. */
-export const stopChild = async (child: Child) => {
-  if (!child.alive()) return child.exited
-  child.process.kill("SIGTERM")
-  const timer = setTimeout(() => child.process.kill("SIGKILL"), 15_000)
-  const code = await child.exited
-  clearTimeout(timer)
-  return code
-}
-
-/** Kills every child still running (a test that failed half-way) and waits for the exits. */
-export const killChildren = () =>
-  Promise.all(Array.from(children, (child) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once("exit", () => resolve())
-      child.kill("SIGKILL")
-    })))
 
 // ---- waiting ------------------------------------------------------------------------------
 

@@ -17,82 +17,15 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, ManagedRuntime } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { join } from "node:path"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import { dropSchemas, freshSchema, pgAvailable, pgClientLayer, pgUrl } from "./pgSupport.js"
+import { type Child, killChildren, startChild } from "./processes.js"
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url))
-const fixture = (name: string) => join(repoRoot, "test", "fixtures", name)
 const CONCURRENCY = 12
 
-// ---- child processes ----------------------------------------------------------------------
+// ---- child processes: test/processes.ts ----------------------------------------------------
 
-interface Child {
-  readonly name: string
-  readonly process: ChildProcess
-  readonly pid: number
-  /** Resolves with the exit code (or signal) once the process has exited. */
-  readonly exited: Promise<number | string>
-  /** Resolves with the first stdout line (already printed or to come) that matches. */
-  readonly line: (pattern: RegExp, timeoutMillis?: number) => Promise<RegExpExecArray>
-  /** Everything the child wrote, for failure messages. */
-  readonly output: () => string
-}
-
-const children = new Set<ChildProcess>()
-
-const start = (name: string, file: string, args: ReadonlyArray<string>): Child => {
-  const child = spawn(process.execPath, ["--import", "tsx", fixture(file), ...args], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  children.add(child)
-  const lines: Array<string> = []
-  let output = ""
-  const listeners = new Set<() => void>()
-  let exitedWith: number | string | undefined
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => {
-      children.delete(child)
-      exitedWith = code ?? signal ?? "?"
-      for (const listener of listeners) listener()
-      resolve(exitedWith)
-    })
-  )
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-  createInterface({ input: child.stdout! }).on("line", (text) => {
-    lines.push(text)
-    output += text + "\n"
-    for (const listener of listeners) listener()
-  })
-  const line = (pattern: RegExp, timeoutMillis = 30_000) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const check = () => {
-        for (const text of lines) {
-          const match = pattern.exec(text)
-          if (match !== null) return done(() => resolve(match))
-        }
-        if (exitedWith !== undefined) {
-          done(() => reject(new Error(`${name} exited (${exitedWith}) before printing ${pattern}:\n${output}`)))
-        }
-      }
-      const timer = setTimeout(
-        () => done(() => reject(new Error(`${name} printed no ${pattern} in ${timeoutMillis} ms:\n${output}`))),
-        timeoutMillis
-      )
-      const done = (settle: () => void) => {
-        clearTimeout(timer)
-        listeners.delete(check)
-        settle()
-      }
-      listeners.add(check)
-      check()
-    })
-  return { name, process: child, pid: child.pid!, exited, line, output: () => output }
-}
+const start = startChild
 
 const startWorker = async (schema: string, applicationName: string): Promise<Child> => {
   const worker = start(applicationName, "pgWorker.ts", [pgUrl, schema, applicationName, String(CONCURRENCY)])
@@ -233,11 +166,7 @@ const seconds = (from: number, to = Date.now()) => `${((to - from) / 1000).toFix
 
 afterEach(async () => {
   // a test that failed half-way leaves its processes: kill them before the schema goes
-  await Promise.all(Array.from(children, (child) =>
-    new Promise<void>((resolve) => {
-      child.once("exit", () => resolve())
-      child.kill("SIGKILL")
-    })))
+  await killChildren()
 })
 
 afterAll(async () => {
