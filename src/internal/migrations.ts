@@ -23,26 +23,14 @@ export const checkTables = <E1, E2, R>(
   migrate: Effect.Effect<unknown, E1, R>,
   probe: Effect.Effect<unknown, E2, R>,
   table: string
-): Effect.Effect<void, StoreUnavailable, R> =>
-  Effect.catchAllCause(migrate, (cause) =>
-    Cause.isInterruptedOnly(cause)
-      ? Effect.failCause(cause as Cause.Cause<never>)
-      : Effect.fail(
-        new StoreUnavailable({
-          path: location,
-          reason: `migration failed (is the table ${table} another application's, or half-made?): ${describe(cause)}`
-        })
-      )).pipe(
-      Effect.zipRight(
-        Effect.catchAllCause(probe, (cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.failCause(cause as Cause.Cause<never>)
-            : Effect.fail(
-              new StoreUnavailable({
-                path: location,
-                reason: `the table ${table} is not effect-executor's, or is half-made: ${describe(cause)}`
-              })
-            ))
-      ),
-      Effect.asVoid
-    )
+): Effect.Effect<void, StoreUnavailable, R> => {
+  const typed = (why: string) => <E>(effect: Effect.Effect<unknown, E, R>) =>
+    Effect.catchAllCause(effect, (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause as Cause.Cause<never>)
+        : Effect.fail(new StoreUnavailable({ path: location, reason: `${why}: ${describe(cause)}` })))
+  return typed(`migration failed (is the table ${table} another application's, or half-made?)`)(migrate).pipe(
+    Effect.zipRight(typed(`the table ${table} is not effect-executor's, or is half-made`)(probe)),
+    Effect.asVoid
+  )
+}
