@@ -309,5 +309,5 @@ describe("durable executor under kill -9", () => {
     )
 
     await killChild(second)
-  }, 60_000)
+  }, 180_000)
 })

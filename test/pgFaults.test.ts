@@ -217,7 +217,7 @@ describe.runIf(canRunRootFaults)("PostgreSQL restarted under a worker and a subm
       console.log([...report, `  submitter logs: ${logs.summary()}; worker: ${warnings} warnings logged`].join("\n"))
       await within(submitter.dispose(), 15_000, "closing the submitter's layer").catch(() => undefined)
     }
-  }, 90_000)
+  }, 180_000)
 })
 
 // ---- faults on the shared server, in a schema of the test's own --------------------------
@@ -285,7 +285,7 @@ describe.runIf(pgAvailable)("PostgreSQL faults on the shared server (a schema of
     ].join("\n"))
 
     expect(await stopChild(worker), worker.output()).toBe(0)
-  }, 90_000)
+  }, 180_000)
 
   it("a COMMIT that fails: submit fails with StoreUnavailable (not a defect), and the loops go on afterwards", async () => {
     const GATED = 16

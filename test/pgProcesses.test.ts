@@ -207,7 +207,7 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
     ].join("\n"))
 
     for (const worker of workers) expect(await stop(worker), worker.output()).toBe(0)
-  }, 90_000)
+  }, 180_000)
 
   it("a worker killed with SIGKILL mid-way: none lost, duplicates only among the tasks it held", async () => {
     const TOTAL = 5_000
@@ -275,7 +275,7 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
     ].join("\n"))
 
     for (const worker of survivors) expect(await stop(worker), worker.output()).toBe(0)
-  }, 90_000)
+  }, 180_000)
 
   it("a worker whose connections the server terminates reconnects, and every task succeeds", async () => {
     const TOTAL = 3_000
@@ -335,7 +335,7 @@ describe.runIf(pgAvailable)("PostgreSQL engine across processes", () => {
     ].join("\n"))
 
     expect(await stop(worker), worker.output()).toBe(0)
-  }, 90_000)
+  }, 180_000)
 
   it("a handle submitted by one process and run by a second is awaited by a third", async () => {
     const schema = await freshTables()
