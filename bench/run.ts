@@ -13,6 +13,8 @@
  *    reference), (g) (b) with the middleware given to `HttpServer.serve(app, middleware)` instead
  *    of applied to the router. Each round starts one fresh server per variant and measures them
  *    in turns, one slice of a second each (see `httpRound`). Target b/a >= 0.9.
+ *    With `fork` among the variants, (b) is also set against (f), the same handler forking its work
+ *    with `Effect.forkDaemon` (what a user writes without this library). Target b/f >= 1.0.
  *    `npx tsx bench/instructions.ts` counts the same servers' instructions per request instead
  *    (deterministic; needs valgrind).
  *
@@ -291,6 +293,19 @@ const main = async () => {
         const target = v === "submit" ? `; target >= 0.9: ${verdict(mean(v) / a, 0.9)}` : ""
         summary.push(`${row}${letter}/a ${ratio(mean(v) / a)} (per round ${perRound(v)}${target}) |`)
       }
+    }
+    // the executor against what a user writes without it: the same handler forking its work
+    if (httpOrder.includes("submit") && httpOrder.includes("fork")) {
+      const rounds = Array.from({ length: HTTP_ROUNDS }, (_, i) => {
+        const b = runs.find((r) => r.variant === "submit" && r.round === i + 1)!
+        const f = runs.find((r) => r.variant === "fork" && r.round === i + 1)!
+        return b.perSecond / f.perSecond
+      })
+      summary.push(
+        `| http ${label.submit} against ${label.fork} | b/f mean ${ratio(mean("submit") / mean("fork"))}, ` +
+          `median of rounds ${ratio(median(rounds))} (per round ${rounds.map(ratio).join(" / ")}; ` +
+          `target >= 1.0: ${verdict(median(rounds), 1)}) |`
+      )
     }
     // requests per CPU-second of the server: the same ratio, without the load generator's share
     const cpu = (v: Variant) => runs.filter((r) => r.variant === v).map((r) => r.cpuMicros)

@@ -28,8 +28,6 @@ import { DurableExecutor } from "./DurableExecutor.js"
 import { ExecutorAdmin } from "./ExecutorAdmin.js"
 import { type AwaitError, type LookupError, type StoreUnavailable, type SubmitError, TaskNotFound } from "./ExecutorError.js"
 import { makeDurableEngine } from "./internal/durableEngine.js"
-import { withFiberAtYield } from "./internal/fiberAtYield.js"
-import { openHoldOf } from "./internal/requestHold.js"
 import { hashSession, randomSessionKey } from "./internal/sessionHash.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
 import * as PgStore from "./PgStore.js"
@@ -141,45 +139,24 @@ export const submit: {
     options?: SubmitOptions
   ): Effect.Effect<TaskHandle.TaskHandle<A, E>, SubmitError, Executor | R>
 } = (task: any, options?: SubmitOptions) =>
-  withFiberAtYield<TaskHandle.TaskHandle<any, any>, SubmitError, Executor>((fiber) => {
-    const executor = fiber.currentContext.unsafeMap.get(Executor.key) as Partial<SubmitsIn> | undefined
-    const submitIn = executor?.[submitInFiber]
-    // an Executor this package did not build (a test double) has only `submit`
-    return submitIn !== undefined
-      ? submitIn(fiber, task, options)
-      : Effect.flatMap(Executor, (self) => self.submit(task, options) as Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>)
-  }, (fiber) => isHeld(fiber, options))
+  Effect.flatMap(Executor, (executor) => executor.submit(task, options) as Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>)
 
-/** Whether a submit in this fiber is held until its request's response is written. */
-const isHeld = (fiber: Fiber.RuntimeFiber<unknown, unknown>, options: SubmitOptions | undefined): boolean =>
-  options?.when !== "now" && openHoldOf(fiber.currentContext) !== undefined
-
-/**
- * The layers' executors also submit on a fiber the caller already runs in: `Executor.submit` then
- * costs one step of the submitting fiber instead of three (looking up the service, `flatMap`,
- * entering the fiber), once per request in an HTTP handler; none when it is `yield*`ed in
- * `Effect.gen` and held until the response is written (see `withFiberAtYield`).
- */
-const submitInFiber: unique symbol = Symbol.for("effect-executor/Executor/submitIn")
-
+/** How a layer's executor submits: from the submitting fiber, whose context and fiber refs the task gets. */
 type SubmitIn = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   task: any,
   options: SubmitOptions | undefined
 ) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>
 
-interface SubmitsIn {
-  readonly [submitInFiber]: SubmitIn
-}
+/** Nothing beyond `Executor` any more: kept so that the layers' annotations stay as they are. */
+type SubmitsIn = Record<never, never>
 
-/** An executor's `submit` and its in-fiber twin, both from the one function, so they cannot drift apart. */
+/** An executor's `submit`, run on the submitting fiber (`Effect.withFiberRuntime`). */
 const submitting = (submitIn: SubmitIn): Pick<Executor, "submit"> & SubmitsIn => ({
   submit: ((task: any, options?: SubmitOptions) =>
-    withFiberAtYield<TaskHandle.TaskHandle<any, any>, SubmitError, never>(
-      (fiber) => submitIn(fiber, task, options),
-      (fiber) => isHeld(fiber, options)
-    )) as Executor["submit"],
-  [submitInFiber]: submitIn
+    Effect.withFiberRuntime<TaskHandle.TaskHandle<any, any>, SubmitError>((fiber) =>
+      submitIn(fiber, task, options)
+    )) as Executor["submit"]
 })
 
 /**

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Queue, Ref, Stream } from "effect"
 import { Executor, ExecutorError, TaskHandle, TaskStatus } from "../src/index.js"
 import { readBody, request, startServer } from "./httpSupport.js"
-import { recordingTracer, stepsOf } from "./support.js"
+import { recordingTracer } from "./support.js"
 
 /** A streamed body whose chunks are released one by one by the test. */
 const gatedBody = (gate: Queue.Dequeue<void>, chunks: ReadonlyArray<string>) =>
@@ -55,29 +55,6 @@ describe("AfterResponse.middleware", () => {
         expect(yield* executor.await(h)).toBe("ran")
       }).pipe(Effect.scoped))
   }
-
-  it.live("in a handler, a submit held until the response costs no run-loop step; one with when: now its two", () =>
-    Effect.gen(function*() {
-      const counted = yield* Deferred.make<{ none: number; held: number; now: number }>()
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.post(
-          "/steps",
-          Effect.gen(function*() {
-            const none = yield* stepsOf(Effect.void)
-            const held = yield* stepsOf(Executor.submit(Effect.void))
-            const now = yield* stepsOf(Executor.submit(Effect.void, { when: "now" }))
-            yield* Deferred.succeed(counted, { none, held, now })
-            return HttpServerResponse.text("ok")
-          })
-        )
-      )
-      const { port } = yield* startServer(router)
-      const response = yield* request(port, "/steps")
-      expect(yield* readBody(response)).toBe("ok")
-      const { held, none, now } = yield* Deferred.await(counted)
-      expect(held).toBe(none)
-      expect(now).toBe(none + 2)
-    }).pipe(Effect.scoped))
 
   it.live("the response does not wait for a task that takes 2 seconds", () =>
     Effect.gen(function*() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { TaskRegistry } from "../src/internal/taskRegistry.js"
+import { TaskRegistry } from "../src/internal/memory/registry.js"
 
 interface Item {
   readonly id: string

@@ -1,6 +1,6 @@
 import { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import type { Context } from "effect"
+import { Context } from "effect"
 import type { ServerResponse } from "node:http"
 
 /** Whoever holds items until a response is done: the memory supervisor, the durable engine. */
@@ -105,9 +105,7 @@ export const openHoldOf = (context: Context.Context<never>): RequestHold | undef
 
 /** Requests that do not come from Node's http server have no `ServerResponse` to listen to. */
 const responseOf = (context: Context.Context<never>): MarkedResponse | undefined => {
-  const request = context.unsafeMap.get(HttpServerRequest.HttpServerRequest.key) as
-    | HttpServerRequest.HttpServerRequest
-    | undefined
+  const request = Context.getOrElse(context, HttpServerRequest.HttpServerRequest, () => undefined)
   return request === undefined
     ? undefined
     : NodeHttpServerRequest.toServerResponse(request) as MarkedResponse | undefined
