@@ -6,6 +6,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["test/**/*.test.ts"],
+    // dist/ built when older than src/: the command line (test/cli.test.ts) and the packed
+    // package (test/pack.test.ts) are tested as users get them
+    globalSetup: ["./test/globalSetup.ts"],
     reporters: ["default", "./test/summaryReporter.ts"],
     typecheck: {
       include: ["test/**/*.test-d.ts"],

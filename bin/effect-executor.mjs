@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The effect-executor command line. The package ships TypeScript sources, so this loads
-// src/internal/cli.ts through tsx (without the caller's tsconfig). Run `effect-executor --help`.
+// The effect-executor command line: runs the compiled src/internal/cli.ts from dist/ (built by
+// `npm run build`, which `npm install`/`npm ci` of a clone and `npm pack` run). Run `effect-executor --help`.
 
 // `effect-executor list | head` closes stdout early: that is no reason for a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -13,22 +13,23 @@ const fail = (error) => {
   process.exit(1)
 }
 
-let main
-try {
-  // The JavaScript dependencies load before tsx's hooks are in place: their hundreds of modules
-  // then skip the hooks, which starts the command about a third faster. (Any left out still load.)
-  await Promise.all(["effect", "@effect/sql", "@effect/sql-pg", "@effect/sql-sqlite-node"].map((name) => import(name)))
-  const { register } = await import("tsx/esm/api")
-  register({ tsconfig: false })
-  ;({ main } = await import("../src/internal/cli.ts"))
-} catch (error) {
-  fail(error?.code === "ERR_MODULE_NOT_FOUND" && /tsx/.test(String(error.message))
-    ? new Error("the command line needs tsx: npm install tsx")
-    : error)
-}
+const load = (module) =>
+  import(module).catch((error) =>
+    fail(error?.code === "ERR_MODULE_NOT_FOUND" && String(error.message).includes("/dist/internal/")
+      ? new Error("dist/ is missing: run `npm run build` in the effect-executor package")
+      : error)
+  )
 
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (error) {
-  fail(error)
+const argv = process.argv.slice(2)
+// Help is a constant: answered without loading Effect and the commands (0.1 s instead of 0.6 s).
+const { asksForHelp, usage } = await load("../dist/internal/cliHelp.js")
+if (asksForHelp(argv)) {
+  process.stdout.write(usage)
+} else {
+  const { main } = await load("../dist/internal/cli.js")
+  try {
+    process.exitCode = await main(argv)
+  } catch (error) {
+    fail(error)
+  }
 }

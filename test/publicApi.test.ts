@@ -18,16 +18,6 @@ const forbidden: ReadonlyArray<{ readonly name: string; readonly pattern: RegExp
   { name: "unsafeMap", pattern: /unsafeMap/ }
 ]
 
-/**
- * Files owned by other work in progress that still hold some of the above, and the names they
- * hold. TEMPORARY: to be emptied once that work is merged; a file listed here is still checked
- * for every other name.
- */
-const allowedForNow: Readonly<Record<string, ReadonlyArray<string>>> = {
-  // the durable store's SqlClient lookup (`context.unsafeMap.get(SqlClient.key)`)
-  "src/SqliteStore.ts": ["unsafeMap"]
-}
-
 const root = join(import.meta.dirname, "..")
 
 const sourceFiles = (dir: string): Array<string> =>
@@ -38,10 +28,10 @@ const sourceFiles = (dir: string): Array<string> =>
   })
 
 /** Every use of a forbidden name in `text`, as `line: name`. */
-const violationsIn = (text: string, allowed: ReadonlyArray<string>): Array<string> =>
+const violationsIn = (text: string): Array<string> =>
   text.split("\n").flatMap((line, i) =>
     forbidden
-      .filter(({ name, pattern }) => !allowed.includes(name) && pattern.test(line))
+      .filter(({ pattern }) => pattern.test(line))
       .map(({ name }) => `${i + 1}: ${name}`)
   )
 
@@ -50,7 +40,7 @@ describe("public Effect API only", () => {
     const found: Array<string> = []
     for (const file of sourceFiles(join(root, "src"))) {
       const name = relative(root, file).split("\\").join("/")
-      for (const hit of violationsIn(readFileSync(file, "utf8"), allowedForNow[name] ?? [])) {
+      for (const hit of violationsIn(readFileSync(file, "utf8"))) {
         found.push(`${name}:${hit}`)
       }
     }
@@ -68,7 +58,7 @@ describe("public Effect API only", () => {
       "import { SingleShotGen } from \"effect/Utils\"",
       "context.unsafeMap.get(key)"
     ]
-    for (const sample of samples) expect(violationsIn(sample, [])).toHaveLength(1)
+    for (const sample of samples) expect(violationsIn(sample)).toHaveLength(1)
     // the public forms are fine
     for (
       const sample of [
@@ -77,6 +67,6 @@ describe("public Effect API only", () => {
         "const scheduler = fiber.currentScheduler",
         "Context.getOption(context, Tag)"
       ]
-    ) expect(violationsIn(sample, [])).toEqual([])
+    ) expect(violationsIn(sample)).toEqual([])
   })
 })

@@ -1,14 +1,14 @@
 /**
  * The command line (`effect-executor list|status|retry|cancel|prune`): works directly on a
  * `TaskStore` (SQLite file or PostgreSQL schema), with no executor running. `bin/effect-executor.mjs`
- * loads this module through tsx and calls `main`.
+ * imports this module from `dist/` and calls `main` (it answers `--help` from `cliHelp.ts` alone,
+ * without loading Effect); the database drivers load only when a command opens its store.
  *
  * Exit codes: 0 done, 1 the store failed or refused, 2 bad usage. Errors are one line on stderr.
  *
  * @internal
  */
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Clock, Data, Effect, Exit, Layer, Logger, Option, Redacted } from "effect"
 import { existsSync, statSync } from "node:fs"
 import { resolve } from "node:path"
@@ -16,35 +16,12 @@ import { StoreUnavailable } from "../ExecutorError.js"
 import * as PgStore from "../PgStore.js"
 import * as SqliteStore from "../SqliteStore.js"
 import { type StoredState, type StoredTask, TaskStore } from "../TaskStore.js"
+import { asksForHelp, usage } from "./cliHelp.js"
 import { isWellFormedTaskId } from "./handleId.js"
+import { loadStoreModule } from "./store/load.js"
 import { parseStoredJson } from "./storedRow.js"
 
-export const usage = `Usage: effect-executor <command> [options] (--sqlite FILE | --pg URL [--schema NAME])
-
-Inspect and steer the tasks of an effect-executor store; no executor needs to run.
-
-Commands:
-  list [--state S] [--queue Q] [--limit N]  recent tasks, newest first, and counts by queue and state
-  status ID                                 one task: state, attempts, times, result or error
-  retry ID                                  run a failed or interrupted task again from its first attempt
-  cancel ID                                 interrupt a held or queued task now; ask a running one to stop
-  prune [--older-than DURATION]             delete tasks that finished longer ago than DURATION
-
-Store (exactly one):
-  --sqlite FILE        the SQLite store file (it must exist)
-  --pg URL             a PostgreSQL URL, e.g. postgres://user@localhost:5432/app
-  --schema NAME        the PostgreSQL schema of the tables (default effect_executor)
-
-Options:
-  --state S            held, queued, running, succeeded, failed or interrupted
-  --queue Q            only the tasks of queue Q
-  --limit N            at most N tasks, 1 to 10000 (default 20)
-  --older-than D       a duration such as 90s, 30m, 1h, 7d (default 1h)
-  --json               print JSON instead of tables
-  -h, --help           print this help
-
-Times are UTC. Exit codes: 0 done, 1 the store failed or refused, 2 bad usage.
-`
+export { usage }
 
 /** Bad command line: exit code 2. */
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -132,9 +109,8 @@ const looksLikeTaskId = (text: string): boolean => isWellFormedTaskId(text)
 /** Parses the command line; `"help"` when help was asked for. */
 export const parseArguments = (argv: ReadonlyArray<string>): Effect.Effect<Invocation | "help", UsageError> =>
   Effect.gen(function*() {
+    if (asksForHelp(argv)) return "help" as const
     const endOfOptions = argv.indexOf("--")
-    const optionPart = endOfOptions === -1 ? argv : argv.slice(0, endOfOptions)
-    if (optionPart.includes("--help") || optionPart.includes("-h") || optionPart[0] === "help") return "help" as const
 
     const values = new Map<ValueOption, string>()
     const positionals: Array<string> = []
@@ -325,16 +301,20 @@ const storeLayer = (store: Store): Layer.Layer<TaskStore, CliFailure | UsageErro
           new CliFailure({ message: `schema ${store.schema} of ${where} has no effect-executor tasks table (check --schema)` })
       )
     )
-  const client = PgClient.layer({
-    url: Redacted.make(store.url),
-    connectTimeout: "5 seconds",
-    maxConnections: 2,
-    applicationName: "effect-executor cli"
-  }).pipe(
-    Layer.mapError((error) =>
-      new CliFailure({ message: `cannot connect to PostgreSQL at ${where}: ${messageOf(error.cause ?? error)}` })
-    )
-  )
+  const client = Layer.unwrapEffect(Effect.map(
+    loadStoreModule(() => import("@effect/sql-pg"), where, "@effect/sql-pg").pipe(Effect.mapError(toCliFailure)),
+    ({ PgClient }) =>
+      PgClient.layer({
+        url: Redacted.make(store.url),
+        connectTimeout: "5 seconds",
+        maxConnections: 2,
+        applicationName: "effect-executor cli"
+      }).pipe(
+        Layer.mapError((error) =>
+          new CliFailure({ message: `cannot connect to PostgreSQL at ${where}: ${messageOf(error.cause ?? error)}` })
+        )
+      )
+  ))
   return Layer.effect(
     TaskStore,
     Effect.zipRight(hasTable, PgStore.make({ schema: store.schema }).pipe(Effect.mapError(toCliFailure)))

@@ -1,5 +1,7 @@
-import { HttpServerRequest } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
+// Their own modules, not the packages' indexes: @effect/platform-node's index also loads its
+// cluster, RPC and HTTP client modules (@effect/cluster, @effect/rpc), which this lookup does not need.
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Context } from "effect"
 import type { ServerResponse } from "node:http"
 
