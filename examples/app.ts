@@ -22,7 +22,7 @@ import {
   TaskHandle,
   TaskStatus
 } from "effect-executor"
-import type { StoreUnavailable } from "effect-executor/ExecutorError"
+import type { InvalidOptions, StoreUnavailable } from "effect-executor/ExecutorError"
 import { html, page } from "./html.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ export interface Options {
  * SQLite file: a report submitted before a restart (even a `kill -9`) is still built afterwards,
  * and its page keeps working.
  */
-export const layer = (options: Options = {}): Layer.Layer<never, StoreUnavailable, HttpServer.HttpServer> =>
+export const layer = (options: Options = {}): Layer.Layer<never, StoreUnavailable | InvalidOptions, HttpServer.HttpServer> =>
   app.pipe(
     AfterResponse.middleware,
     HttpServer.serve(),

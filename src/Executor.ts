@@ -26,7 +26,14 @@ import type { Scope } from "effect"
 import { Context, Duration, Effect, type Fiber, Layer, Redacted } from "effect"
 import { DurableExecutor } from "./DurableExecutor.js"
 import { ExecutorAdmin } from "./ExecutorAdmin.js"
-import { type AwaitError, type LookupError, type StoreUnavailable, type SubmitError, TaskNotFound } from "./ExecutorError.js"
+import {
+  type AwaitError,
+  InvalidOptions,
+  type LookupError,
+  type StoreUnavailable,
+  type SubmitError,
+  TaskNotFound
+} from "./ExecutorError.js"
 import { makeDurableEngine } from "./internal/durableEngine.js"
 import { hashSession, randomSessionKey } from "./internal/sessionHash.js"
 import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
@@ -338,17 +345,19 @@ export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> exte
  */
 export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks>
-): Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, never, TaskStore | Task.Task.Context<Tasks[number]>> =>
+): Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, InvalidOptions, TaskStore | Task.Task.Context<Tasks[number]>> =>
   Layer.scopedContext(Effect.gen(function*() {
+    const names = new Set<string>()
+    for (const task of options.tasks) {
+      if (names.has(task.name)) {
+        return yield* new InvalidOptions({ reason: `two tasks are named "${task.name}": a stored row names its task` })
+      }
+      names.add(task.name)
+    }
     const store = yield* TaskStore
     // one key for the layer's memory and store tasks: the given one, or the store's (every process
     // on the store then hashes alike; processes given a key must all be given the same)
     const memory = yield* makeMemory({ ...options, sessionKey: options.sessionKey ?? store.sessionKey })
-    const names = new Set<string>()
-    for (const task of options.tasks) {
-      if (names.has(task.name)) throw new TypeError(`Executor: two tasks are named "${task.name}"`)
-      names.add(task.name)
-    }
     const engine = yield* makeDurableEngine(store, {
       tasks: options.tasks,
       concurrency: memory.config.concurrency,
@@ -424,7 +433,11 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
  */
 export const layerSqlite = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks> & SqliteStore.Options
-): Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, StoreUnavailable, Task.Task.Context<Tasks[number]>> =>
+): Layer.Layer<
+  Executor | DurableExecutor | ExecutorAdmin,
+  StoreUnavailable | InvalidOptions,
+  Task.Task.Context<Tasks[number]>
+> =>
   layerStore(options).pipe(Layer.provide(SqliteStore.layer(options)))
 
 /**
@@ -448,6 +461,6 @@ export const layerPg = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks> & PgStore.Options
 ): Layer.Layer<
   Executor | DurableExecutor | ExecutorAdmin,
-  StoreUnavailable,
+  StoreUnavailable | InvalidOptions,
   PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
 > => layerStore(options).pipe(Layer.provide(PgStore.layer(options)))

@@ -1,6 +1,6 @@
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer, Option, Ref, Schedule, Schema } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Option, Ref, Schedule, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -281,4 +281,16 @@ describe("Executor.layerSqlite", () => {
       expect(yield* durable.await(handle)).toEqual({ charged: 12, at: new Date(0) })
       expect(Option.isSome(Option.some(body.task))).toBe(true)
     }).pipe(Effect.scoped))
+
+  it.effect("two tasks of one name are a typed InvalidOptions when the layer is built", () =>
+    Effect.gen(function*() {
+      const Twin = Task.make("Charge", { payload: Schema.Void, run: () => Effect.void })
+      const exit = yield* Effect.exit(Layer.build(sqlite(freshFile(), { tasks: [Charge, Twin] })).pipe(
+        Effect.provide(ledgerLayer),
+        Effect.scoped
+      ))
+      expect(exit).toEqual(Exit.fail(new ExecutorError.InvalidOptions({
+        reason: "two tasks are named \"Charge\": a stored row names its task"
+      })))
+    }))
 })
