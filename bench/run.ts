@@ -290,7 +290,11 @@ const main = async () => {
       const row = `| http ${label[v]} | ${each(v)} req/s (mean ${fmt(mean(v))}) | `
       if (v === "plain") summary.push(`${row}1.00 |`)
       else {
-        const target = v === "submit" ? `; target >= 0.9: ${verdict(mean(v) / a, 0.9)}` : ""
+        const rounds = Array.from({ length: HTTP_ROUNDS }, (_, i) =>
+          runs.find((r) => r.variant === v && r.round === i + 1)!.perSecond /
+          runs.find((r) => r.variant === "plain" && r.round === i + 1)!.perSecond)
+        // issue 14: the median of the rounds at least 0.85 (the goal stays 0.95)
+        const target = v === "submit" ? `; median of rounds ${ratio(median(rounds))}, floor 0.85: ${verdict(median(rounds), 0.85)}` : ""
         summary.push(`${row}${letter}/a ${ratio(mean(v) / a)} (per round ${perRound(v)}${target}) |`)
       }
     }
