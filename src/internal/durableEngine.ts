@@ -9,6 +9,7 @@ import {
   Exit,
   Fiber,
   FiberId,
+  FiberSet,
   Option,
   ParseResult,
   Queue,
@@ -107,6 +108,11 @@ const MAX_BATCH = 500
 export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableConfig) =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
+    // Every claimed attempt is a fiber of its own in this set, owned by the layer's scope: the
+    // engine's finalizer (added later, so run first) drains and stops them; the set's close then
+    // interrupts whatever is left.
+    const attempts = yield* FiberSet.make<void>()
+    const runAttempt = yield* FiberSet.runtime(attempts)<never>()
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
     const owner = randomTaskId()
@@ -396,8 +402,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         stop: undefined,
         ending: false
       }
-      entry.fiber = Runtime.runFork(
-        runtime,
+      entry.fiber = runAttempt(
         runClaimed(claimed, entry, (outcome) => {
           taskMetrics.ended(hooks, outcome, now() - startedAt)
           freeSlot()
