@@ -1,14 +1,6 @@
-import { Cause, Effect, Option } from "effect"
-import { StoreUnavailable } from "../ExecutorError.js"
-
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const error = Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause)) as {
-    readonly message?: unknown
-    readonly cause?: unknown
-  }
-  const inner = error?.cause instanceof Error ? `: ${error.cause.message}` : ""
-  return `${typeof error?.message === "string" ? error.message : String(error)}${inner}`
-}
+import { Effect } from "effect"
+import type { StoreUnavailable } from "../ExecutorError.js"
+import { storeGuard } from "./sqlTaskStore.js"
 
 /**
  * Runs a store's migrations, then reads every column the store uses from `table`. A table of the
@@ -23,14 +15,8 @@ export const checkTables = <E1, E2, R>(
   migrate: Effect.Effect<unknown, E1, R>,
   probe: Effect.Effect<unknown, E2, R>,
   table: string
-): Effect.Effect<void, StoreUnavailable, R> => {
-  const typed = (why: string) => <E>(effect: Effect.Effect<unknown, E, R>) =>
-    Effect.catchAllCause(effect, (cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.failCause(cause as Cause.Cause<never>)
-        : Effect.fail(new StoreUnavailable({ path: location, reason: `${why}: ${describe(cause)}` })))
-  return typed(`migration failed (is the table ${table} another application's, or half-made?)`)(migrate).pipe(
-    Effect.zipRight(typed(`the table ${table} is not effect-executor's, or is half-made`)(probe)),
+): Effect.Effect<void, StoreUnavailable, R> =>
+  storeGuard(location, `migration failed (is the table ${table} another application's, or half-made?)`)(migrate).pipe(
+    Effect.zipRight(storeGuard(location, `the table ${table} is not effect-executor's, or is half-made`)(probe)),
     Effect.asVoid
   )
-}

@@ -40,24 +40,27 @@ export interface SqlDialect {
 }
 
 /**
- * The `StoreUnavailable` for a failed store call, naming the store. Defects count as failures:
- * @effect/sql turns a failed COMMIT or ROLLBACK (a connection terminated mid-transaction, a full
- * disk) into a defect, and a store fault must reach the caller typed. Interruption stays
- * interruption.
+ * The `StoreUnavailable` for a failed store call, naming the store (and, given `why`, what was
+ * being done). Defects count as failures: @effect/sql turns a failed COMMIT or ROLLBACK (a
+ * connection terminated mid-transaction, a full disk) into a defect, and so does its Migrator for
+ * a failed migration; a store fault must reach the caller typed. Interruption stays interruption.
  *
  * @internal
  */
-export const storeGuard = (location: string) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, StoreUnavailable> =>
+export const storeGuard = (location: string, why?: string) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, StoreUnavailable, R> =>
   Effect.catchAllCause(effect, (cause) =>
     Cause.isInterruptedOnly(cause)
       ? Effect.failCause(cause as Cause.Cause<never>)
-      : Effect.fail(new StoreUnavailable({ path: location, reason: reasonOf(cause) })))
+      : Effect.fail(
+        new StoreUnavailable({ path: location, reason: why === undefined ? reasonOf(cause) : `${why}: ${reasonOf(cause)}` })
+      ))
 
+/** The message of the innermost error the cause wraps: the driver's own words. */
 const reasonOf = (cause: Cause.Cause<unknown>): string => {
-  const error = Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
+  let error: unknown = Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
   if (error instanceof StoreUnavailable) return error.reason
-  const inner = (error as { readonly cause?: unknown } | undefined)?.cause
-  if (inner instanceof Error) return inner.message
+  while (error instanceof Error && error.cause instanceof Error) error = error.cause
   return error instanceof Error ? error.message : String(error)
 }
 
