@@ -25,7 +25,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import { Effect } from "effect"
 import { ExecutorAdmin, type TaskInfo } from "./ExecutorAdmin.js"
 import { declaredBody } from "./internal/bodyLimit.js"
-import { sameSessionHash } from "./internal/sessionHash.js"
+import { sameSecret } from "./internal/sameSecret.js"
 
 /**
  * @since 0.1.0
@@ -85,7 +85,7 @@ export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Exec
     const info = yield* admin.inspect(id ?? "")
     if (info.sessionHash !== undefined && options.session !== undefined) {
       const session = yield* options.session(request)
-      if (session === undefined || !sameSessionHash(admin.hashSession(session), info.sessionHash)) return notFound
+      if (session === undefined || !sameSecret(admin.hashSession(session), info.sessionHash)) return notFound
     }
     const answer: TaskResponse = {
       id: info.id,

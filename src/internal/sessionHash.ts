@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
+import { createHmac, randomBytes } from "node:crypto"
 
 /** Marks a stored session as a keyed hash; a value without it was stored in the clear by an earlier version. */
 const PREFIX = "hmac:"
@@ -18,14 +18,3 @@ export const hashSession = (key: string, session: string): string =>
  * @internal
  */
 export const randomSessionKey = (): string => randomBytes(32).toString("base64url")
-
-/**
- * Whether two hashes are equal, in time independent of where they differ.
- *
- * @internal
- */
-export const sameSessionHash = (a: string, b: string): boolean => {
-  const x = Buffer.from(a, "utf8")
-  const y = Buffer.from(b, "utf8")
-  return x.length === y.length && timingSafeEqual(x, y)
-}

@@ -1,5 +1,4 @@
 import type { HttpServerRequest } from "@effect/platform"
-import { timingSafeEqual } from "node:crypto"
 
 /** The cookie that carries the anti-CSRF token. @internal */
 export const csrfCookie = "executor_csrf"
@@ -14,13 +13,6 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 export const tokenOf = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
   const token = request.cookies[csrfCookie]
   return token !== undefined && TOKEN_PATTERN.test(token) ? token : undefined
-}
-
-/** Compares two tokens in constant time. @internal */
-export const sameToken = (a: string, b: string): boolean => {
-  const x = Buffer.from(a, "utf8")
-  const y = Buffer.from(b, "utf8")
-  return x.length === y.length && timingSafeEqual(x, y)
 }
 
 /** @internal No `Origin` (old browsers, non-browser clients) passes; one that is present must be this host. */

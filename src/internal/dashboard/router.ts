@@ -7,7 +7,8 @@ import type { StoredState } from "../../TaskStore.js"
 import { declaredBody, maxBodyBytes, readCapped } from "../bodyLimit.js"
 import { isWellFormedTaskId } from "../handleId.js"
 import { html, unsafeRaw } from "../html.js"
-import { csrfCookie, csrfField, sameOrigin, sameToken, tokenOf } from "./csrf.js"
+import { sameSecret } from "../sameSecret.js"
+import { csrfCookie, csrfField, sameOrigin, tokenOf } from "./csrf.js"
 import { between, duration, iso, json, oneLine, stateBadge } from "./format.js"
 import { makeRenderer } from "./render.js"
 
@@ -299,7 +300,7 @@ ${watch}
         if (body._tag === "Left") return badRequest
         if (body.right === undefined) return tooLarge
         const sent = UrlParams.getFirst(UrlParams.fromInput(new URLSearchParams(body.right)), csrfField)
-        if (!(Option.isSome(sent) && sameToken(sent.value, expected))) return refused()
+        if (!(Option.isSome(sent) && sameSecret(sent.value, expected))) return refused()
         if (!isWellFormedTaskId(id)) return notFound
         const admin = yield* ExecutorAdmin
         yield* action === "retry" ? admin.retry(id) : admin.cancel(id)
