@@ -16,13 +16,14 @@
  * killed by the `remove` calls the tests make in `afterAll`, and, if a test file ends without them
  * (a crash, a timeout), by this module's exit handler.
  */
-import { Cause, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Logger, Option, Schema } from "effect"
 import { execFile, execFileSync } from "node:child_process"
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { Task } from "../src/index.js"
 import { atExit, type Child } from "./processes.js"
 
 export { type Child, killChildren, startChild, stopChild } from "./processes.js"
@@ -255,6 +256,43 @@ export const tmpfsDir = async (sizeBytes: number): Promise<TmpfsDir> => {
     }
   }
 }
+
+// ---- tasks and logs of in-process layers -------------------------------------------------
+
+/**
+ * A task that answers its `n`. A call with `gated: true` waits until `open()` is called (so that
+ * it is running while the test makes its fault), then counts itself in `returned()`.
+ */
+export const gatedEcho = (name: string) => {
+  let openGate!: () => void
+  const gate = new Promise<void>((resolve) => (openGate = resolve))
+  let returned = 0
+  const task = Task.make(name, {
+    payload: Schema.Struct({ n: Schema.Int, gated: Schema.optional(Schema.Boolean) }),
+    success: Schema.Int,
+    run: ({ gated, n }) =>
+      gated === true
+        ? Effect.promise(() => gate).pipe(Effect.zipRight(Effect.sync(() => ++returned)), Effect.as(n))
+        : Effect.succeed(n)
+  })
+  return { task, open: () => openGate(), returned: () => returned }
+}
+
+/** The logs of an in-process layer, counted by level and message instead of printed. */
+export const countingLogger = () => {
+  const counts = new Map<string, number>()
+  const logger = Logger.make(({ logLevel, message }) => {
+    const text = `${logLevel.label} ${String(Array.isArray(message) ? message[0] : message).slice(0, 60)}`
+    counts.set(text, (counts.get(text) ?? 0) + 1)
+  })
+  return {
+    layer: Logger.replace(Logger.defaultLogger, logger),
+    summary: () => Array.from(counts).map(([text, count]) => `${text} x${count}`).join("; ") || "none"
+  }
+}
+
+/** The time since `from`, for the tests' printouts. */
+export const seconds = (from: number, to = Date.now()) => `${((to - from) / 1000).toFixed(1)} s`
 
 // ---- waiting ------------------------------------------------------------------------------
 

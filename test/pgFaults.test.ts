@@ -17,19 +17,22 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { type Duration, Effect, Exit, Layer, Logger, ManagedRuntime, Redacted, Schema } from "effect"
+import { type Duration, Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DurableExecutor, Executor, Task } from "../src/index.js"
+import { DurableExecutor, Executor } from "../src/index.js"
 import {
   canRunRootFaults,
   type Child,
+  countingLogger,
   describeExit,
   explainCause,
+  gatedEcho,
   killChildren,
   pollUntil,
   type PrivatePostgres,
   privatePostgres,
   runClients,
+  seconds,
   startChild,
   stopChild,
   SubmitLedger,
@@ -99,19 +102,6 @@ const awaitAllFinished = async (
 const succeededOf = (db: Db, schema: string, ids: ReadonlyArray<string>) =>
   db.count(`SELECT count(*)::int AS c FROM ${schema}.tasks WHERE state = 'succeeded' AND id = ANY($1)`, [ids])
 
-/** The logs of an in-process layer, counted by level and message instead of printed. */
-const countingLogger = () => {
-  const counts = new Map<string, number>()
-  const logger = Logger.make(({ logLevel, message }) => {
-    const text = `${logLevel.label} ${String(Array.isArray(message) ? message[0] : message).slice(0, 60)}`
-    counts.set(text, (counts.get(text) ?? 0) + 1)
-  })
-  return {
-    layer: Logger.replace(Logger.defaultLogger, logger),
-    summary: () => Array.from(counts).map(([text, count]) => `${text} x${count}`).join("; ") || "none"
-  }
-}
-
 /** `{ kind: count }` of some exits. */
 const tally = (exits: ReadonlyArray<Exit.Exit<unknown, unknown>>) => {
   const counts: Record<string, number> = {}
@@ -119,7 +109,6 @@ const tally = (exits: ReadonlyArray<Exit.Exit<unknown, unknown>>) => {
   return counts
 }
 
-const seconds = (from: number, to = Date.now()) => `${((to - from) / 1000).toFixed(1)} s`
 
 // ---- PostgreSQL restarted: a cluster of the test's own ----------------------------------
 
@@ -295,17 +284,7 @@ describe.runIf(pgAvailable)("PostgreSQL faults on the shared server (a schema of
     schemas.push(schema)
 
     // tasks that wait for the test (so that they run while the COMMITs fail), and plain ones
-    let openGate!: () => void
-    const gate = new Promise<void>((resolve) => (openGate = resolve))
-    let returnedFromGate = 0
-    const Echo = Task.make("FaultEcho", {
-      payload: Schema.Struct({ n: Schema.Int, gated: Schema.optional(Schema.Boolean) }),
-      success: Schema.Int,
-      run: ({ gated, n }) =>
-        gated === true
-          ? Effect.promise(() => gate).pipe(Effect.zipRight(Effect.sync(() => ++returnedFromGate)), Effect.as(n))
-          : Effect.succeed(n)
-    })
+    const { open: openGate, returned, task: Echo } = gatedEcho("FaultEcho")
     const logs = countingLogger()
     const executor = ManagedRuntime.make(
       Executor.layerPg({ schema, tasks: [Echo], concurrency: 32, leaseDuration: `${LEASE_MILLIS} millis`, pollInterval: "100 millis" })
@@ -375,7 +354,7 @@ describe.runIf(pgAvailable)("PostgreSQL faults on the shared server (a schema of
       // end-write bounded by the lease is still being tried, so only the recovery (taking the
       // expired leases over once the COMMITs work again) can finish these tasks.
       openGate()
-      await pollUntil(() => `the gated tasks returned (${returnedFromGate})`, () => returnedFromGate === GATED)
+      await pollUntil(() => `the gated tasks returned (${returned()})`, () => returned() === GATED)
       let live = -1
       await pollUntil(() => `the leases of the running tasks over for ${2 * LEASE_MILLIS} ms (${live} not yet)`, async () =>
         (live = await db!.count(

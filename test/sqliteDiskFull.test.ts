@@ -13,11 +13,23 @@
  */
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer, Logger, ManagedRuntime, Schema } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { DurableExecutor, Executor, ExecutorAdmin, Task, TaskHandle } from "../src/index.js"
-import { canRunRootFaults, describeExit, pollUntil, runClients, SubmitLedger, type TmpfsDir, tmpfsDir, within } from "./faultSupport.js"
+import { DurableExecutor, Executor, ExecutorAdmin, TaskHandle } from "../src/index.js"
+import {
+  canRunRootFaults,
+  countingLogger,
+  describeExit,
+  gatedEcho,
+  pollUntil,
+  runClients,
+  seconds,
+  SubmitLedger,
+  type TmpfsDir,
+  tmpfsDir,
+  within
+} from "./faultSupport.js"
 
 const DISK_BYTES = 8 * 1024 * 1024
 const GATED = 16
@@ -25,33 +37,7 @@ const GATED = 16
 const LEASE_MILLIS = 1_000
 
 /** Opened by the test while the disk is full: the gated tasks end then, and their end must be written. */
-let openGate!: () => void
-const gate = new Promise<void>((resolve) => (openGate = resolve))
-let returnedFromGate = 0
-
-const DiskEcho = Task.make("DiskEcho", {
-  payload: Schema.Struct({ n: Schema.Int, gated: Schema.optional(Schema.Boolean) }),
-  success: Schema.Int,
-  run: ({ gated, n }) =>
-    gated === true
-      ? Effect.promise(() => gate).pipe(Effect.zipRight(Effect.sync(() => ++returnedFromGate)), Effect.as(n))
-      : Effect.succeed(n)
-})
-
-/** The layer's logs, counted by level and message instead of printed. */
-const countingLogger = () => {
-  const counts = new Map<string, number>()
-  const logger = Logger.make(({ logLevel, message }) => {
-    const text = `${logLevel.label} ${String(Array.isArray(message) ? message[0] : message).slice(0, 60)}`
-    counts.set(text, (counts.get(text) ?? 0) + 1)
-  })
-  return {
-    layer: Logger.replace(Logger.defaultLogger, logger),
-    summary: () => Array.from(counts).map(([text, count]) => `${text} x${count}`).join("; ") || "none"
-  }
-}
-
-const seconds = (from: number, to = Date.now()) => `${((to - from) / 1000).toFixed(1)} s`
+const { open: openGate, returned, task: DiskEcho } = gatedEcho("DiskEcho")
 
 describe.runIf(canRunRootFaults)("SQLite on a full disk (a tmpfs of its own)", () => {
   let disk: TmpfsDir | undefined
@@ -117,7 +103,7 @@ describe.runIf(canRunRootFaults)("SQLite on a full disk (a tmpfs of its own)", (
       await pollUntil(() => `100 refused submits on the full disk (${full.summary()})`, () =>
         full.failures >= 100 || full.attempts >= 20_000, { attempts: 600, every: 50 })
       openGate()
-      await pollUntil(() => `the gated tasks returned (${returnedFromGate})`, () => returnedFromGate === GATED)
+      await pollUntil(() => `the gated tasks returned (${returned()})`, () => returned() === GATED)
       let live = -1
       await pollUntil(() => `the leases of the running tasks over for ${2 * LEASE_MILLIS} ms (${live} not yet)`, async () =>
         (live = await count(
