@@ -36,13 +36,12 @@ import {
   UnknownQueue,
   UnknownTask
 } from "../ExecutorError.js"
-import { type EncodedStatus, NotRetryable, type TaskInfo } from "../ExecutorAdmin.js"
+import { NotRetryable } from "../ExecutorAdmin.js"
 import type * as Task from "../Task.js"
 import * as TaskHandle from "../TaskHandle.js"
 import * as TaskStatus from "../TaskStatus.js"
 import type * as TaskStore from "../TaskStore.js"
 import { makeGroupCommit } from "./groupCommit.js"
-import { parseStoredJson } from "./storedRow.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openHoldOf, type ResponseHolder } from "./requestHold.js"
 import { taskMetrics } from "./taskMetrics.js"
@@ -50,6 +49,7 @@ import { defectMessage, delayOf } from "./taskOutcome.js"
 import { keepRunning, onceABurst } from "./keepRunning.js"
 import { hashSession } from "./sessionHash.js"
 import { withTaskSpan } from "./taskSpan.js"
+import { decodeJson, encodeExecutorError, encodeTaskError, infoOf, statusOf } from "./durable/codec.js"
 
 /** @internal */
 export interface DurableConfig {
@@ -68,16 +68,6 @@ export interface DurableConfig {
   /** The key submits' sessions are hashed with before they are stored. */
   readonly sessionKey: string
 }
-
-/** The stored form of an error: the task's own (encoded with its failure Schema) or the executor's. */
-type StoredError =
-  | { readonly kind: "task"; readonly value: unknown }
-  | { readonly kind: "executor"; readonly value: unknown }
-  /** Written by a takeover: the process running attempt `attempt` stopped (killed, lost). */
-  | { readonly kind: "lost"; readonly value: { readonly attempt: number } }
-
-const encodeExecutorError = (error: TaskFailure): string =>
-  JSON.stringify({ kind: "executor", value: Schema.encodeSync(TaskFailure)(error) } satisfies StoredError)
 
 interface Lane {
   readonly name: string
@@ -640,68 +630,6 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
   })
 
 
-const decodeJson = (schema: Schema.Schema.All, json: string): Either.Either<unknown, string> => {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(json)
-  } catch {
-    return Either.left("the stored JSON does not parse")
-  }
-  const decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)
-  // JSON has no `undefined`: it is stored as null
-  const decoded = parsed === null ? Either.orElse(decode(null), () => decode(undefined)) : decode(parsed)
-  return Either.mapLeft(decoded, (error) => ParseResult.TreeFormatter.formatErrorSync(error))
-}
-
-const encodeTaskError = (task: Task.Task.Any, error: unknown): string => {
-  const encoded = Schema.encodeUnknownEither(task.failure as Schema.Schema<unknown, unknown>)(error)
-  return Either.isRight(encoded)
-    ? JSON.stringify({ kind: "task", value: encoded.right } satisfies StoredError)
-    : encodeExecutorError(new TaskFailed({ reason: "defect", detail: "the error does not encode with the task's failure Schema" }))
-}
-
-const decodeStoredError = (task: Task.Task.Any | undefined, json: string | undefined): unknown => {
-  let stored: StoredError
-  try {
-    stored = JSON.parse(json ?? "null")
-  } catch {
-    return new TaskFailed({ reason: "undecodable", detail: "the stored error does not parse" })
-  }
-  if (stored?.kind === "executor") {
-    return Either.getOrElse(
-      Schema.decodeUnknownEither(TaskFailure)(stored.value),
-      () => new TaskFailed({ reason: "undecodable", detail: "the stored error does not decode" })
-    )
-  }
-  if (task === undefined) return new UnknownTask({ name: "unknown" })
-  return Either.getOrElse(
-    Schema.decodeUnknownEither(task.failure as Schema.Schema<unknown, unknown>)(stored?.value),
-    () => new TaskFailed({ reason: "undecodable", detail: "the stored error does not decode with the task's failure Schema" })
-  )
-}
-
-const statusOf = (row: TaskStore.StoredTask, task: Task.Task.Any | undefined): TaskStatus.TaskStatus<unknown, unknown> => {
-  switch (row.state) {
-    case "held":
-      return TaskStatus.Held()
-    case "queued":
-      return TaskStatus.Queued()
-    case "running":
-      return TaskStatus.Running({ attempt: row.attempts })
-    case "succeeded": {
-      if (task === undefined) return TaskStatus.Failed({ error: new UnknownTask({ name: row.name }), attempts: row.attempts })
-      const value = decodeJson(task.success, row.result ?? "null")
-      return Either.isRight(value)
-        ? TaskStatus.Succeeded({ value: value.right, attempts: row.attempts })
-        : TaskStatus.Failed({ error: new TaskFailed({ reason: "undecodable", detail: value.left }), attempts: row.attempts })
-    }
-    case "failed":
-      return TaskStatus.Failed({ error: decodeStoredError(task, row.error), attempts: row.attempts })
-    case "interrupted":
-      return TaskStatus.Interrupted()
-  }
-}
-
 /** Replays the retry schedule over the attempts made so far: the next attempt's time, or none. */
 const nextAttemptAt = (
   schedule: Schedule.Schedule<unknown, any>,
@@ -732,67 +660,3 @@ const spanLink = (traceParent: string | undefined): Tracer.ExternalSpan | undefi
 
 /** @internal */
 export type DurableEngine = Effect.Effect.Success<ReturnType<typeof makeDurableEngine>>
-
-
-const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
-  let status: EncodedStatus
-  let error: string | undefined
-  switch (row.state) {
-    case "held":
-      status = { _tag: "Held" }
-      break
-    case "queued":
-      status = { _tag: "Queued" }
-      error = previousAttempt(row.error)
-      break
-    case "running":
-      status = { _tag: "Running", attempt: row.attempts }
-      error = previousAttempt(row.error)
-      break
-    case "succeeded":
-      status = { _tag: "Succeeded", value: parseStoredJson(row.result), attempts: row.attempts }
-      break
-    case "failed": {
-      const stored = parseStoredJson(row.error) as StoredError | undefined
-      status = { _tag: "Failed", error: stored?.value, attempts: row.attempts }
-      error = describeStoredError(stored?.value)
-      break
-    }
-    case "interrupted":
-      status = { _tag: "Interrupted" }
-  }
-  return {
-    id: row.id,
-    name: row.name,
-    queue: row.queue,
-    state: row.state,
-    durable: true,
-    attempts: row.attempts,
-    createdAt: row.createdAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    sessionHash: row.session,
-    status,
-    error
-  }
-}
-
-/** How the previous attempt of a queued or running task ended, when one did. */
-const previousAttempt = (json: string | undefined): string | undefined => {
-  const stored = parseStoredJson(json) as StoredError | undefined
-  if (stored?.kind === "lost") {
-    return `attempt ${stored.value.attempt} ended: worker lost (its process stopped or lost its claim)`
-  }
-  const described = describeStoredError(stored?.value)
-  return described === undefined ? undefined : `the previous attempt failed: ${described}`
-}
-
-const describeStoredError = (value: unknown): string | undefined => {
-  if (value === undefined || value === null) return undefined
-  if (typeof value === "object") {
-    const { _tag, detail, message, name } = value as Record<string, unknown>
-    const text = [_tag, name, detail ?? message].filter((part) => typeof part === "string").join(": ")
-    if (text.length > 0) return text
-  }
-  return typeof value === "string" ? value : JSON.stringify(value)
-}

@@ -78,12 +78,6 @@ export const loadSessionKey = (sql: SqlClient.SqlClient, meta: Statement.Identif
     return rows[0]!.value
   })
 
-/** Lets the event loop run between the batches of a long maintenance statement. */
-export const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const timer = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(timer))
-})
-
 /** Rows per prune statement: each deletes at most this many and the event loop runs between. */
 export const PRUNE_BATCH = 200
 

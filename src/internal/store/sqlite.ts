@@ -10,8 +10,14 @@ import { Effect } from "effect"
 import type { StoreUnavailable } from "../../ExecutorError.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { checkTables } from "../migrations.js"
-import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard, yieldToEventLoop } from "../sqlTaskStore.js"
+import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "../sqlTaskStore.js"
 import { chunked as chunks, type ClaimedRow, refused, toClaimedTasks } from "../storedRow.js"
+
+/** Lets the event loop run between prune's statements (better-sqlite3 runs each on it). */
+const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const timer = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(timer))
+})
 
 const migrations = Migrator.fromRecord({
   "0001_create_tasks": Effect.flatMap(SqlClient.SqlClient, (sql) =>

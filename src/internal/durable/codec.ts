@@ -1,0 +1,153 @@
+/**
+ * How a durable task's state is stored and read back: payloads, results and errors as JSON
+ * encoded with the task's Schemas, and a row as a typed `TaskStatus` or an operator's `TaskInfo`.
+ *
+ * @internal
+ */
+import { Either, ParseResult, Schema } from "effect"
+import type { EncodedStatus, TaskInfo } from "../../ExecutorAdmin.js"
+import { TaskFailed, TaskFailure, UnknownTask } from "../../ExecutorError.js"
+import type * as Task from "../../Task.js"
+import * as TaskStatus from "../../TaskStatus.js"
+import type * as TaskStore from "../../TaskStore.js"
+import { parseStoredJson } from "../storedRow.js"
+
+/** The stored form of an error: the task's own (encoded with its failure Schema) or the executor's. */
+type StoredError =
+  | { readonly kind: "task"; readonly value: unknown }
+  | { readonly kind: "executor"; readonly value: unknown }
+  /** Written by a takeover: the process running attempt `attempt` stopped (killed, lost). */
+  | { readonly kind: "lost"; readonly value: { readonly attempt: number } }
+
+/** @internal */
+export const encodeExecutorError = (error: TaskFailure): string =>
+  JSON.stringify({ kind: "executor", value: Schema.encodeSync(TaskFailure)(error) } satisfies StoredError)
+
+/** @internal */
+export const decodeJson = (schema: Schema.Schema.All, json: string): Either.Either<unknown, string> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch {
+    return Either.left("the stored JSON does not parse")
+  }
+  const decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)
+  // JSON has no `undefined`: it is stored as null
+  const decoded = parsed === null ? Either.orElse(decode(null), () => decode(undefined)) : decode(parsed)
+  return Either.mapLeft(decoded, (error) => ParseResult.TreeFormatter.formatErrorSync(error))
+}
+
+/** @internal */
+export const encodeTaskError = (task: Task.Task.Any, error: unknown): string => {
+  const encoded = Schema.encodeUnknownEither(task.failure as Schema.Schema<unknown, unknown>)(error)
+  return Either.isRight(encoded)
+    ? JSON.stringify({ kind: "task", value: encoded.right } satisfies StoredError)
+    : encodeExecutorError(new TaskFailed({ reason: "defect", detail: "the error does not encode with the task's failure Schema" }))
+}
+
+const decodeStoredError = (task: Task.Task.Any | undefined, json: string | undefined): unknown => {
+  let stored: StoredError
+  try {
+    stored = JSON.parse(json ?? "null")
+  } catch {
+    return new TaskFailed({ reason: "undecodable", detail: "the stored error does not parse" })
+  }
+  if (stored?.kind === "executor") {
+    return Either.getOrElse(
+      Schema.decodeUnknownEither(TaskFailure)(stored.value),
+      () => new TaskFailed({ reason: "undecodable", detail: "the stored error does not decode" })
+    )
+  }
+  if (task === undefined) return new UnknownTask({ name: "unknown" })
+  return Either.getOrElse(
+    Schema.decodeUnknownEither(task.failure as Schema.Schema<unknown, unknown>)(stored?.value),
+    () => new TaskFailed({ reason: "undecodable", detail: "the stored error does not decode with the task's failure Schema" })
+  )
+}
+
+/** @internal */
+export const statusOf = (row: TaskStore.StoredTask, task: Task.Task.Any | undefined): TaskStatus.TaskStatus<unknown, unknown> => {
+  switch (row.state) {
+    case "held":
+      return TaskStatus.Held()
+    case "queued":
+      return TaskStatus.Queued()
+    case "running":
+      return TaskStatus.Running({ attempt: row.attempts })
+    case "succeeded": {
+      if (task === undefined) return TaskStatus.Failed({ error: new UnknownTask({ name: row.name }), attempts: row.attempts })
+      const value = decodeJson(task.success, row.result ?? "null")
+      return Either.isRight(value)
+        ? TaskStatus.Succeeded({ value: value.right, attempts: row.attempts })
+        : TaskStatus.Failed({ error: new TaskFailed({ reason: "undecodable", detail: value.left }), attempts: row.attempts })
+    }
+    case "failed":
+      return TaskStatus.Failed({ error: decodeStoredError(task, row.error), attempts: row.attempts })
+    case "interrupted":
+      return TaskStatus.Interrupted()
+  }
+}
+
+/** @internal */
+export const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
+  let status: EncodedStatus
+  let error: string | undefined
+  switch (row.state) {
+    case "held":
+      status = { _tag: "Held" }
+      break
+    case "queued":
+      status = { _tag: "Queued" }
+      error = previousAttempt(row.error)
+      break
+    case "running":
+      status = { _tag: "Running", attempt: row.attempts }
+      error = previousAttempt(row.error)
+      break
+    case "succeeded":
+      status = { _tag: "Succeeded", value: parseStoredJson(row.result), attempts: row.attempts }
+      break
+    case "failed": {
+      const stored = parseStoredJson(row.error) as StoredError | undefined
+      status = { _tag: "Failed", error: stored?.value, attempts: row.attempts }
+      error = describeStoredError(stored?.value)
+      break
+    }
+    case "interrupted":
+      status = { _tag: "Interrupted" }
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    queue: row.queue,
+    state: row.state,
+    durable: true,
+    attempts: row.attempts,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    sessionHash: row.session,
+    status,
+    error
+  }
+}
+
+/** How the previous attempt of a queued or running task ended, when one did. */
+const previousAttempt = (json: string | undefined): string | undefined => {
+  const stored = parseStoredJson(json) as StoredError | undefined
+  if (stored?.kind === "lost") {
+    return `attempt ${stored.value.attempt} ended: worker lost (its process stopped or lost its claim)`
+  }
+  const described = describeStoredError(stored?.value)
+  return described === undefined ? undefined : `the previous attempt failed: ${described}`
+}
+
+const describeStoredError = (value: unknown): string | undefined => {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === "object") {
+    const { _tag, detail, message, name } = value as Record<string, unknown>
+    const text = [_tag, name, detail ?? message].filter((part) => typeof part === "string").join(": ")
+    if (text.length > 0) return text
+  }
+  return typeof value === "string" ? value : JSON.stringify(value)
+}
