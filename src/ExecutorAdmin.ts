@@ -9,6 +9,7 @@
 import type { Effect } from "effect"
 import { Context, Schema } from "effect"
 import type { StoreUnavailable, TaskNotFound } from "./ExecutorError.js"
+import type * as TaskStatus from "./TaskStatus.js"
 import type { StoredState } from "./TaskStore.js"
 
 /**
@@ -47,13 +48,7 @@ export interface TaskInfo {
  * @since 0.1.0
  * @category models
  */
-export type EncodedStatus =
-  | { readonly _tag: "Held" }
-  | { readonly _tag: "Queued" }
-  | { readonly _tag: "Running"; readonly attempt: number }
-  | { readonly _tag: "Succeeded"; readonly value: unknown; readonly attempts: number }
-  | { readonly _tag: "Failed"; readonly error: unknown; readonly attempts: number }
-  | { readonly _tag: "Interrupted" }
+export type EncodedStatus = TaskStatus.TaskStatus.Encoded<unknown, unknown>
 
 /**
  * Counts of tasks by queue and state.

@@ -3,7 +3,9 @@
  * from a store and decoded with the task's own Schemas.
  *
  * - `Held`: submitted during a request, waiting for that request's response to be written.
- * - `Queued`: released, waiting for a free slot (or for its delay to pass).
+ * - `Queued`: released, waiting for a free slot, or for its time: `runAt` while it waits for its
+ *   delay or for the backoff before a retry (no slot is taken meanwhile); `attempts`, once an
+ *   earlier attempt failed and it waits to be retried.
  * - `Running`: attempt `attempt` is running.
  * - `Succeeded`: finished with `value`.
  * - `Failed`: finished with `error` (the task's typed failure; `TaskFailed` for a timeout, a defect
@@ -22,7 +24,7 @@ import { TaskFailure } from "./ExecutorError.js"
  */
 export type TaskStatus<A, E> = Data.TaggedEnum<{
   Held: {}
-  Queued: {}
+  Queued: { readonly runAt?: Date | undefined; readonly attempts?: number | undefined }
   Running: { readonly attempt: number }
   Succeeded: { readonly value: A; readonly attempts: number }
   Failed: { readonly error: E | TaskFailure; readonly attempts: number }
@@ -37,8 +39,15 @@ const constructors = Data.taggedEnum<TaskStatusDefinition>()
 
 /** @since 0.1.0 @category constructors */
 export const Held = constructors.Held
-/** @since 0.1.0 @category constructors */
-export const Queued = constructors.Queued
+/**
+ * `Queued()`, or `Queued({ runAt, attempts })` for a task waiting for its time.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Queued = (
+  args: { readonly runAt?: Date | undefined; readonly attempts?: number | undefined } = {}
+): TaskStatus<never, never> => constructors.Queued(args)
 /** @since 0.1.0 @category constructors */
 export const Running = constructors.Running
 /** @since 0.1.0 @category constructors */
@@ -87,33 +96,30 @@ export const isFinished = <A, E>(self: TaskStatus<A, E>): boolean =>
 export const schema = <A, IA, E, IE>(
   success: Schema.Schema<A, IA, never>,
   failure: Schema.Schema<E, IE, never>
-) =>
-  Schema.Union(
+): Schema.Schema<TaskStatus<A, E>, TaskStatus.Encoded<IA, IE>> =>
+  Schema.Union(...members(success, failure)).pipe(Schema.annotations({ identifier: "TaskStatus" })) as any
+
+/** The states, one Schema each: the single source of the encoded form. */
+const members = <A, IA, E, IE>(success: Schema.Schema<A, IA, never>, failure: Schema.Schema<E, IE, never>) =>
+  [
     Schema.TaggedStruct("Held", {}),
-    Schema.TaggedStruct("Queued", {}),
+    Schema.TaggedStruct("Queued", {
+      runAt: Schema.optional(Schema.DateFromNumber),
+      attempts: Schema.optional(Schema.Number)
+    }),
     Schema.TaggedStruct("Running", { attempt: Schema.Number }),
     Schema.TaggedStruct("Succeeded", { value: success, attempts: Schema.Number }),
     Schema.TaggedStruct("Failed", { error: Schema.Union(failure, TaskFailure), attempts: Schema.Number }),
     Schema.TaggedStruct("Interrupted", {})
-  ).pipe(Schema.annotations({ identifier: "TaskStatus" })) as unknown as Schema.Schema<
-    TaskStatus<A, E>,
-    TaskStatus.Encoded<IA, IE>
-  >
+  ] as const
 
 /**
  * @since 0.1.0
  */
 export declare namespace TaskStatus {
-  /** The encoded (JSON) form of a status. */
-  export type Encoded<IA, IE> =
-    | { readonly _tag: "Held" }
-    | { readonly _tag: "Queued" }
-    | { readonly _tag: "Running"; readonly attempt: number }
-    | { readonly _tag: "Succeeded"; readonly value: IA; readonly attempts: number }
-    | {
-      readonly _tag: "Failed"
-      readonly error: IE | Schema.Schema.Encoded<typeof TaskFailure>
-      readonly attempts: number
-    }
-    | { readonly _tag: "Interrupted" }
+  /**
+   * The encoded (JSON) form of a status, derived from `schema`: `runAt` as epoch milliseconds,
+   * the value and error in their encoded forms.
+   */
+  export type Encoded<IA, IE> = Schema.Schema.Encoded<ReturnType<typeof members<unknown, IA, unknown, IE>>[number]>
 }

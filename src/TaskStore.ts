@@ -71,6 +71,11 @@ export interface ClaimedTask {
   readonly traceParent: string | undefined
   /** When it became due: the start latency is measured from here. */
   readonly runAt: number
+  /**
+   * When the first failed attempt of its current run of retries ended, if an earlier attempt
+   * failed: time-based retry schedules (`Schedule.upTo`, `during`) measure from here.
+   */
+  readonly failedSince: number | undefined
 }
 
 /**
@@ -122,6 +127,8 @@ export interface Failure extends ClaimRef {
   readonly error: string
   /** Run again at this time (the attempt count is kept), or `undefined` for the final failure. */
   readonly retryAt: number | undefined
+  /** With `retryAt`: when the first failed attempt of this run of retries ended, kept for the next claim. */
+  readonly failedSince?: number | undefined
 }
 
 /**

@@ -322,7 +322,8 @@ describe("retry, timeout and delay (TestClock)", () => {
       const handle = yield* Executor.submit(Flaky.make(undefined))
       yield* awaitSleepers(1)
       expect(yield* Ref.get(attempts)).toBe(1)
-      expect(yield* Executor.status(handle)).toEqual(TaskStatus.Running({ attempt: 1 }))
+      // waiting for its retry, the task is Queued with its time and holds no slot
+      expect(yield* Executor.status(handle)).toEqual(TaskStatus.Queued({ runAt: new Date(10_000), attempts: 1 }))
       yield* TestClock.adjust("9 seconds")
       expect(yield* Ref.get(attempts)).toBe(1)
       yield* TestClock.adjust("1 second")
@@ -372,9 +373,9 @@ describe("retry, timeout and delay (TestClock)", () => {
     Effect.gen(function*() {
       const handle = yield* Executor.submit(Effect.succeed("later"), { delay: "1 minute" })
       yield* awaitSleepers(1)
-      expect(yield* Executor.status(handle)).toEqual(TaskStatus.Queued())
+      expect(yield* Executor.status(handle)).toEqual(TaskStatus.Queued({ runAt: new Date(60_000) }))
       yield* TestClock.adjust("59 seconds")
-      expect(yield* Executor.status(handle)).toEqual(TaskStatus.Queued())
+      expect(yield* Executor.status(handle)).toEqual(TaskStatus.Queued({ runAt: new Date(60_000) }))
       yield* TestClock.adjust("1 second")
       expect(yield* Executor.await(handle)).toBe("later")
     }).pipe(memory()))

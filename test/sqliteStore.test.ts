@@ -58,7 +58,8 @@ describe("SqliteStore", () => {
       expect(rows).toEqual([
         { migration_id: 1, name: "create_tasks" },
         { migration_id: 2, name: "add_sessions" },
-        { migration_id: 3, name: "add_fencing_and_liveness" }
+        { migration_id: 3, name: "add_fencing_and_liveness" },
+        { migration_id: 4, name: "add_failed_since" }
       ])
     }))
 

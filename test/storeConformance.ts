@@ -138,17 +138,25 @@ export const storeConformance = (
           const a = task()
           yield* store.insert([a])
           const [first] = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 1_000, leaseMillis: 1_000 })
-          expect(yield* store.fail([{ id: a.id, owner: "w1", claim: first!.claim, error: "\"e1\"", retryAt: 3_000 }], 1_100))
-            .toEqual([])
+          expect(first!.failedSince).toBeUndefined()
+          expect(
+            yield* store.fail([{ id: a.id, owner: "w1", claim: first!.claim, error: "\"e1\"", retryAt: 3_000, failedSince: 1_100 }], 1_100)
+          ).toEqual([])
           expect(Option.getOrThrow(yield* store.status(a.id))).toMatchObject({ state: "queued", runAt: 3_000, attempts: 1, error: "\"e1\"" })
           expect(yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 2_000, leaseMillis: 1_000 })).toEqual([])
           const again = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 3_000, leaseMillis: 1_000 })
           expect(again.map((c) => c.attempts)).toEqual([2])
+          // the retry policy measures time-based schedules from the first failure
+          expect(again.map((c) => c.failedSince)).toEqual([1_100])
           // the first claim's fence no longer holds
           expect(yield* store.fail([{ id: a.id, owner: "w1", claim: first!.claim, error: "\"x\"", retryAt: undefined }], 3_050))
             .toEqual([a.id])
           yield* store.fail([{ id: a.id, owner: "w1", claim: again[0]!.claim, error: "\"e2\"", retryAt: undefined }], 3_100)
           expect(Option.getOrThrow(yield* store.status(a.id))).toMatchObject({ state: "failed", attempts: 2, error: "\"e2\"", finishedAt: 3_100 })
+          // retried by an operator, it starts a new run of retries
+          expect(yield* store.retry(a.id, 4_000)).toBe("retried")
+          const fresh = yield* store.claim({ owner: "w1", queue: "default", limit: 1, now: 4_000, leaseMillis: 1_000 })
+          expect(fresh.map((c) => [c.attempts, c.failedSince])).toEqual([[1, undefined]])
         })
       ))
 

@@ -1,6 +1,5 @@
 import { SqlClient } from "@effect/sql"
 import {
-  Cause,
   Context,
   Deferred,
   Duration,
@@ -15,8 +14,6 @@ import {
   Queue,
   Runtime,
   Schedule,
-  ScheduleDecision,
-  ScheduleIntervals,
   Schema,
   Stream,
   Tracer
@@ -45,10 +42,11 @@ import { makeGroupCommit } from "./groupCommit.js"
 import { isWellFormedTaskId, randomTaskId } from "./handleId.js"
 import { openHoldOf, type ResponseHolder } from "./requestHold.js"
 import { taskMetrics } from "./taskMetrics.js"
-import { defectMessage, delayOf } from "./taskOutcome.js"
+import { delayOf } from "./submission.js"
 import { keepRunning, onceABurst } from "./keepRunning.js"
 import { hashSession } from "./sessionHash.js"
-import { withTaskSpan } from "./taskSpan.js"
+import { logFailure, logRetry, outcomeOf, withAttempt } from "./run/attempt.js"
+import { nextAttemptAt } from "./run/retryPolicy.js"
 import { decodeJson, encodeExecutorError, encodeTaskError, infoOf, statusOf } from "./durable/codec.js"
 
 /** @internal */
@@ -292,29 +290,25 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       const task = tasks.get(claimed.name)
       const ref: TaskStore.ClaimRef = { id: claimed.id, owner, claim: claimed.claim }
       const record = (outcome: Outcome) => Effect.sync(() => ended(outcome))
-      const writeFailure = (error: string, retryAt: number | undefined) =>
-        persistEnd(failBatch({ ...ref, error, retryAt })).pipe(Effect.flatMap(fenced(claimed)))
+      const writeFailure = (error: string, retryAt: number | undefined, failedSince: number | undefined) =>
+        persistEnd(failBatch({ ...ref, error, retryAt, failedSince })).pipe(Effect.flatMap(fenced(claimed)))
       const finalFailure = (error: TaskFailure) =>
-        Effect.zipRight(record("failed"), writeFailure(encodeExecutorError(error), undefined))
+        Effect.zipRight(record("failed"), writeFailure(encodeExecutorError(error), undefined, undefined))
       if (task === undefined) return finalFailure(new UnknownTask({ name: claimed.name })).pipe(Effect.ignoreLogged)
       const payload = decodeJson(task.payload, claimed.payload)
       if (Either.isLeft(payload)) {
         return finalFailure(new TaskFailed({ reason: "undecodable", detail: payload.left })).pipe(Effect.ignoreLogged)
       }
-      let attempt = task.run(payload.right) as Effect.Effect<unknown, unknown>
-      const timeout = task.timeout
-      if (timeout !== undefined) {
-        attempt = Effect.timeoutFail(attempt, {
-          duration: timeout,
-          onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
-        })
+      const info = {
+        id: claimed.id,
+        name: claimed.name,
+        queue: claimed.queue,
+        attempt: claimed.attempts,
+        timeout: task.timeout,
+        link: spanLink(claimed.traceParent),
+        traced: "ask" as const
       }
-      attempt = withTaskSpan(attempt, claimed.name, spanLink(claimed.traceParent), {
-        "executor.task.id": claimed.id,
-        "executor.task.name": claimed.name,
-        "executor.queue": claimed.queue,
-        "executor.attempt": claimed.attempts
-      })
+      const attempt = withAttempt(task.run(payload.right) as Effect.Effect<unknown, unknown>, info)
       // The attempt's outcome is taken uninterruptibly; writing it is interruptible again (the
       // write may wait out a database restart), except after a stop, which must be recorded.
       return Effect.uninterruptibleMask((restore) =>
@@ -335,30 +329,34 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
               )
             )
           }
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure)) {
-            const error = failure.value
+          const outcome = outcomeOf(exit.cause)
+          if (outcome._tag === "Failed") {
+            const error = outcome.error
             const stored = error instanceof TaskFailed
               ? encodeExecutorError(error)
               : encodeTaskError(task, error)
-            const retryAt = task.retry === undefined ? undefined : yield* nextAttemptAt(task.retry, claimed.attempts, error, now())
-            if (retryAt === undefined) yield* Effect.logWarning(`task ${claimed.name} failed`, exit.cause)
+            const at = now()
+            const since = claimed.failedSince ?? at
+            const retryAt = task.retry === undefined
+              ? undefined
+              : yield* nextAttemptAt(task.retry, { attempt: claimed.attempts, since, now: at, error })
+            yield* retryAt === undefined ? logFailure(info, exit.cause) : logRetry(info, exit.cause, retryAt)
             yield* record(retryAt === undefined ? "failed" : "other")
-            yield* restore(writeFailure(stored, retryAt))
+            yield* restore(writeFailure(stored, retryAt, since))
             if (retryAt !== undefined) {
               yield* Effect.forkDaemon(Effect.sleep(Math.max(0, retryAt - now())).pipe(Effect.tap(wake)))
             }
             return
           }
-          if (Cause.isInterruptedOnly(exit.cause)) {
+          if (outcome._tag === "Interrupted") {
             const stop = self.stop
             yield* record("other")
             if (stop === "cancelled") yield* persistAfterStop(store.markInterrupted(ref, now()), stop)
             else if (stop !== "lost") yield* persistAfterStop(store.requeue([ref], now()), stop)
             return
           }
-          yield* Effect.logWarning(`task ${claimed.name} died`, exit.cause)
-          yield* restore(finalFailure(new TaskFailed({ reason: "defect", detail: defectMessage(exit.cause) })))
+          yield* logFailure(info, exit.cause)
+          yield* restore(finalFailure(outcome.error))
         })
       ).pipe(
         Effect.annotateLogs({ "executor.task.id": claimed.id, "executor.task.name": claimed.name }),
@@ -564,7 +562,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     const status = (
       handle: TaskHandle.TaskHandle<unknown, unknown>
     ): Effect.Effect<TaskStatus.TaskStatus<any, any>, TaskNotFound | StoreUnavailable> =>
-      Effect.map(lookup(handle), (row) => statusOf(row, tasks.get(row.name)))
+      Effect.map(lookup(handle), (row) => statusOf(row, tasks.get(row.name), now()))
 
     const await_ = (handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<any, unknown> =>
       Effect.gen(function*() {
@@ -606,12 +604,12 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       })
 
     const inspect = (id: string) =>
-      Effect.flatMap(lookup(TaskHandle.unsafeMake(id)), (row) => Effect.succeed(infoOf(row)))
+      Effect.flatMap(lookup(TaskHandle.unsafeMake(id)), (row) => Effect.succeed(infoOf(row, now())))
 
     const admin = {
       inspect,
       list: (options: { readonly state?: TaskStore.StoredState | undefined; readonly queue?: string | undefined; readonly limit: number }) =>
-        Effect.map(outsideCallerTransaction(store.list(options)), (rows) => rows.map(infoOf)),
+        Effect.map(outsideCallerTransaction(store.list(options)), (rows) => rows.map((row) => infoOf(row, now()))),
       counts: () => outsideCallerTransaction(store.counts()),
       retry: (id: string): Effect.Effect<void, TaskNotFound | NotRetryable | StoreUnavailable> =>
         Effect.gen(function*() {
@@ -629,27 +627,6 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     return { submit, status, await: await_, interrupt, admin }
   })
 
-
-/** Replays the retry schedule over the attempts made so far: the next attempt's time, or none. */
-const nextAttemptAt = (
-  schedule: Schedule.Schedule<unknown, any>,
-  attempts: number,
-  error: unknown,
-  now: number
-): Effect.Effect<number | undefined> =>
-  Effect.gen(function*() {
-    let state = schedule.initial
-    let decision: ScheduleDecision.ScheduleDecision | undefined
-    for (let i = 0; i < attempts; i++) {
-      const [next, , step] = yield* schedule.step(now, error, state)
-      state = next
-      decision = step
-      if (ScheduleDecision.isDone(step)) return undefined
-    }
-    return decision === undefined || !ScheduleDecision.isContinue(decision)
-      ? now
-      : Math.max(now, ScheduleIntervals.start(decision.intervals))
-  })
 
 const spanLink = (traceParent: string | undefined): Tracer.ExternalSpan | undefined => {
   if (traceParent === undefined) return undefined

@@ -251,7 +251,7 @@ export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect):
       if (row.state === "succeeded") return "succeeded" as const
       if (row.state !== "failed" && row.state !== "interrupted") return "not-finished" as const
       yield* sql`UPDATE ${tasks}
-        SET state = 'queued', run_at = ${now}, attempts = 0, error = NULL, finished_at = NULL,
+        SET state = 'queued', run_at = ${now}, attempts = 0, error = NULL, failed_since = NULL, finished_at = NULL,
             cancel_requested = ${dialect.no}, owner = NULL, lease_expires_at = NULL
         WHERE id = ${id}`
       yield* notify([row.queue])

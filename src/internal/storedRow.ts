@@ -30,6 +30,7 @@ export interface ClaimedRow {
   readonly priority: number | string
   readonly run_at: number | string
   readonly seq: number | string
+  readonly failed_since: number | string | null
 }
 
 const optionalNumber = (value: number | string | null): number | undefined => value === null ? undefined : Number(value)
@@ -70,7 +71,8 @@ export const toClaimedTasks = (rows: ReadonlyArray<ClaimedRow>): Array<TaskStore
       attempts: Number(row.attempts),
       claim: Number(row.claims),
       traceParent: row.trace_parent ?? undefined,
-      runAt: Number(row.run_at)
+      runAt: Number(row.run_at),
+      failedSince: optionalNumber(row.failed_since)
     }))
 
 /** @internal */

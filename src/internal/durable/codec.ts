@@ -66,12 +66,21 @@ const decodeStoredError = (task: Task.Task.Any | undefined, json: string | undef
 }
 
 /** @internal */
-export const statusOf = (row: TaskStore.StoredTask, task: Task.Task.Any | undefined): TaskStatus.TaskStatus<unknown, unknown> => {
+export const statusOf = (
+  row: TaskStore.StoredTask,
+  task: Task.Task.Any | undefined,
+  now: number
+): TaskStatus.TaskStatus<unknown, unknown> => {
   switch (row.state) {
     case "held":
       return TaskStatus.Held()
-    case "queued":
-      return TaskStatus.Queued()
+    case "queued": {
+      const waiting = queuedOf(row, now)
+      return TaskStatus.Queued({
+        ...(waiting.runAt === undefined ? {} : { runAt: new Date(waiting.runAt) }),
+        ...(waiting.attempts === undefined ? {} : { attempts: waiting.attempts })
+      })
+    }
     case "running":
       return TaskStatus.Running({ attempt: row.attempts })
     case "succeeded": {
@@ -89,7 +98,7 @@ export const statusOf = (row: TaskStore.StoredTask, task: Task.Task.Any | undefi
 }
 
 /** @internal */
-export const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
+export const infoOf = (row: TaskStore.StoredTask, now: number): TaskInfo => {
   let status: EncodedStatus
   let error: string | undefined
   switch (row.state) {
@@ -97,7 +106,7 @@ export const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
       status = { _tag: "Held" }
       break
     case "queued":
-      status = { _tag: "Queued" }
+      status = { _tag: "Queued", ...queuedOf(row, now) }
       error = previousAttempt(row.error)
       break
     case "running":
@@ -131,6 +140,12 @@ export const infoOf = (row: TaskStore.StoredTask): TaskInfo => {
     error
   }
 }
+
+/** A queued row's time, if it waits for one (a delay, a retry's backoff), and its attempts so far. */
+const queuedOf = (row: TaskStore.StoredTask, now: number): { runAt?: number; attempts?: number } => ({
+  ...(row.runAt > now ? { runAt: row.runAt } : {}),
+  ...(row.attempts > 0 ? { attempts: row.attempts } : {})
+})
 
 /** How the previous attempt of a queued or running task ended, when one did. */
 const previousAttempt = (json: string | undefined): string | undefined => {

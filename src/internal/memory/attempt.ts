@@ -1,24 +1,65 @@
 import type { FiberId } from "effect"
-import { Cause, Duration, Effect, FiberRef, FiberRefs } from "effect"
-import { TaskFailed } from "../../ExecutorError.js"
-import { defectMessage } from "../taskOutcome.js"
-import { taskSpan } from "../taskSpan.js"
+import { Cause, Clock, Effect, FiberRef, FiberRefs } from "effect"
+import { logFailure, logRetry, outcomeOf, withAttempt } from "../run/attempt.js"
+import { nextAttemptAt } from "../run/retryPolicy.js"
 import type { Entry } from "./entry.js"
 
 /**
- * What a running task's own fiber runs: its attempts, a failure logged with the submitter's logger.
- * The outcome is recorded by the fiber's observer (an interrupted fiber runs no handler of its own).
+ * What a task's fiber answers when its attempt failed and the retry policy wants another one:
+ * the engine frees the slot and queues the task again at `at`.
  *
  * @internal
  */
-export const taskEffect = (entry: Entry): Effect.Effect<unknown, unknown> =>
-  attemptsOf(entry).pipe(
-    Effect.tapErrorCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning(`task ${entry.name} failed`, cause).pipe(
-        Effect.annotateLogs({ "executor.task.id": entry.id, "executor.task.name": entry.name })
-      )
-    )
-  )
+export class RetryAt {
+  constructor(readonly at: number) {}
+}
+
+/**
+ * What a running task's own fiber runs: one attempt (timeout, span), and on a typed failure the
+ * retry policy's decision. A final failure is logged with the submitter's logger; the outcome is
+ * recorded by the fiber's observer (an interrupted fiber runs no handler of its own).
+ *
+ * @internal
+ */
+export const taskEffect = (entry: Entry): Effect.Effect<unknown, unknown> => {
+  const body = entry.body!
+  const retry = entry.task?.retry
+  const timeout = entry.task?.timeout
+  if (retry === undefined && timeout === undefined && !entry.traced) {
+    // the common case, kept to the task's own effect
+    entry.attempt = 1
+    return Effect.tapErrorCause(body, (cause) => logEnd(entry, cause))
+  }
+  return Effect.suspend(() => {
+    if (++entry.attempt > 1) entry.metrics.retried.update(1)
+    const info = {
+      id: entry.id,
+      name: entry.name,
+      queue: entry.lane.name,
+      attempt: entry.attempt,
+      timeout,
+      link: entry.link,
+      traced: entry.traced
+    }
+    const attempt = withAttempt(body, info)
+    if (retry === undefined) return Effect.tapErrorCause(attempt, (cause) => logEnd(entry, cause))
+    return Effect.catchAllCause(attempt, (cause) => {
+      const outcome = outcomeOf(cause)
+      if (outcome._tag !== "Failed") return Effect.zipRight(logEnd(entry, cause), Effect.failCause(cause))
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const since = entry.failedSince < 0 ? now : entry.failedSince
+        return Effect.flatMap(nextAttemptAt(retry, { attempt: entry.attempt, since, now, error: outcome.error }), (at) => {
+          if (at === undefined) return Effect.zipRight(logEnd(entry, cause), Effect.failCause(cause))
+          entry.failedSince = since
+          return Effect.as(logRetry(info, cause, at), new RetryAt(at))
+        })
+      })
+    })
+  })
+}
+
+const logEnd = (entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Cause.isInterruptedOnly(cause) ? Effect.void : logFailure({ id: entry.id, name: entry.name, attempt: entry.attempt }, cause)
 
 /**
  * The fiber refs a task's own fiber starts with (`Runtime.RunForkOptions.updateRefs`): its
@@ -37,43 +78,15 @@ export const refsOf = (entry: Entry) => (layer: FiberRefs.FiberRefs, fiberId: Fi
     value: FiberRefs.getOrDefault(layer, FiberRef.currentSupervisor)
   })
 
-/** The task's body with its timeout, retry schedule and span (when its submitter traces). */
-const attemptsOf = (entry: Entry): Effect.Effect<unknown, unknown> => {
-  const body = entry.body!
-  const retry = entry.task?.retry
-  const timeout = entry.task?.timeout
-  if (retry === undefined && timeout === undefined && !entry.traced) {
-    // the common case, kept to the task's own effect
-    entry.attempt = 1
-    return body
-  }
-  let attempt: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
-    if (++entry.attempt > 1) entry.metrics.retried.update(1)
-    return body
-  })
-  if (timeout !== undefined) {
-    attempt = Effect.timeoutFail(attempt, {
-      duration: timeout,
-      onTimeout: () => new TaskFailed({ reason: "timeout", detail: `an attempt took longer than ${Duration.format(timeout)}` })
-    })
-  }
-  const retried = retry === undefined ? attempt : Effect.retry(attempt, retry)
-  if (!entry.traced) return retried
-  return taskSpan(retried, entry.name, entry.link, {
-    "executor.task.id": entry.id,
-    "executor.task.name": entry.name,
-    "executor.queue": entry.lane.name
-  })
-}
-
-/** How a task whose fiber failed ends: its typed error, `TaskFailed` for a defect, or interrupted. @internal */
-export const outcomeOf = (cause: Cause.Cause<unknown>): { readonly state: "Failed" | "Interrupted"; readonly error: unknown } => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some") return { state: "Failed", error: failure.value }
-  if (Cause.isInterruptedOnly(cause)) return { state: "Interrupted", error: undefined }
-  return { state: "Failed", error: new TaskFailed({ reason: "defect", detail: defectMessage(cause) }) }
-}
-
-/** A delayed task's timer, run with `refsOf`: sleeps out the delay on its submitter's clock (a TestClock in tests). @internal */
-export const delayEffect = (entry: Entry, due: () => void): Effect.Effect<void> =>
-  Effect.sleep(entry.delayMillis).pipe(Effect.zipRight(Effect.sync(due)))
+/**
+ * A waiting task's timer, run with `refsOf` (on its submitter's clock, a TestClock in tests):
+ * sleeps out a delay of `wait` milliseconds, or until a retry's time, then calls `due`.
+ *
+ * @internal
+ */
+export const timerEffect = (wait: number | RetryAt, due: () => void): Effect.Effect<void> =>
+  (typeof wait === "number"
+    ? Effect.sleep(wait)
+    : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Math.max(0, wait.at - now)))).pipe(
+      Effect.zipRight(Effect.sync(due))
+    )

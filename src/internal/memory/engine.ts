@@ -17,8 +17,9 @@ import { isWellFormedTaskId, randomTaskId } from "../handleId.js"
 import { openHoldOf, type ResponseHolder } from "../requestHold.js"
 import { hashSession } from "../sessionHash.js"
 import { taskMetrics } from "../taskMetrics.js"
-import { isTracing } from "../taskSpan.js"
-import { delayEffect, outcomeOf, refsOf, taskEffect } from "./attempt.js"
+import { isTracing } from "../run/span.js"
+import { outcomeOf } from "../run/attempt.js"
+import { refsOf, RetryAt, taskEffect, timerEffect } from "./attempt.js"
 import { Entry, hooksOf, type Lane, makeLane, readyDefaultLane, readyLane } from "./entry.js"
 import { awaitEntry, countsOf, infoOf, type ListOptions, listOf, statusOf } from "./info.js"
 import { TaskRegistry } from "./registry.js"
@@ -231,6 +232,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       }
       if (this.closed) return Effect.fail(new ExecutorAdmin.NotRetryable({ id, reason: "the executor is closed" }))
       entry.attempt = 0
+      entry.failedSince = -1
       entry.error = undefined
       entry.finishedAt = 0
       entry.startedAt = -1
@@ -282,17 +284,22 @@ export class Supervisor implements ResponseHolder<Entry> {
   private release(entry: Entry, dispatch: boolean, now: number): void {
     if (this.stopped) return this.cancelPending(entry)
     if (entry.delayMillis > 0) {
-      entry.state = "Delayed"
-      // the delay runs on the submitter's clock (a TestClock in tests)
-      const due = () => {
-        entry.timer = undefined
-        // unless it was cancelled while the timer's interruption was on its way
-        if (entry.state === "Delayed") this.enqueue(entry, true, this.now())
-      }
-      entry.timer = this.runFork(delayEffect(entry, due), { updateRefs: refsOf(entry) })
-      return
+      entry.waitUntil = this.epoch + now + entry.delayMillis
+      return this.wait(entry, entry.delayMillis)
     }
     this.enqueue(entry, dispatch, now)
+  }
+
+  /** Waits out a delay or a retry's backoff with no slot taken, in a timer fiber on the submitter's clock. */
+  private wait(entry: Entry, wait: number | RetryAt): void {
+    entry.state = "Delayed"
+    const due = () => {
+      entry.timer = undefined
+      entry.waitUntil = -1
+      // unless it was cancelled while the timer's interruption was on its way
+      if (entry.state === "Delayed") this.enqueue(entry, true, this.now())
+    }
+    entry.timer = this.runFork(timerEffect(wait, due), { updateRefs: refsOf(entry) })
   }
 
   private enqueue(entry: Entry, dispatch: boolean, now: number): void {
@@ -355,15 +362,22 @@ export class Supervisor implements ResponseHolder<Entry> {
     const now = this.now()
     this.running--
     entry.lane.running--
-    if (exit._tag === "Success") {
+    if (exit._tag === "Success" && exit.value instanceof RetryAt) {
+      // the attempt failed and the retry policy wants another: the slot is free meanwhile
+      taskMetrics.ended(entry.metrics, "other", now - entry.startedAt)
+      this.addPending(entry.lane, 1)
+      entry.waitUntil = exit.value.at
+      if (this.stopped) this.cancelPending(entry)
+      else this.wait(entry, exit.value)
+    } else if (exit._tag === "Success") {
       taskMetrics.ended(entry.metrics, "succeeded", now - entry.startedAt)
       entry.value = exit.value
       this.finish(entry, "Succeeded", now)
     } else {
       const outcome = outcomeOf(exit.cause)
-      taskMetrics.ended(entry.metrics, outcome.state === "Failed" ? "failed" : "other", now - entry.startedAt)
-      entry.error = outcome.error
-      this.finish(entry, outcome.state, now)
+      taskMetrics.ended(entry.metrics, outcome._tag === "Interrupted" ? "other" : "failed", now - entry.startedAt)
+      entry.error = outcome._tag === "Interrupted" ? undefined : outcome.error
+      this.finish(entry, outcome._tag === "Interrupted" ? "Interrupted" : "Failed", now)
     }
     this.dispatch()
   }

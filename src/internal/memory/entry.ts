@@ -62,6 +62,10 @@ export class Entry {
   finishedAt = 0
   startedAt = -1
   releasedAt = 0
+  /** While delayed or waiting for a retry: when it is due, in epoch milliseconds (its timer's clock). */
+  waitUntil = -1
+  /** When the first failed attempt of its current run of retries ended (epoch milliseconds), or -1. */
+  failedSince = -1
   constructor(
     readonly id: string,
     readonly name: string,

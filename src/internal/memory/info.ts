@@ -11,8 +11,11 @@ export const statusOf = (entry: Entry): TaskStatus.TaskStatus<unknown, unknown> 
     case "Held":
       return TaskStatus.Held()
     case "Delayed":
+      return TaskStatus.Queued(
+        entry.attempt > 0 ? { runAt: new Date(entry.waitUntil), attempts: entry.attempt } : { runAt: new Date(entry.waitUntil) }
+      )
     case "Queued":
-      return TaskStatus.Queued()
+      return entry.attempt > 0 ? TaskStatus.Queued({ attempts: entry.attempt }) : TaskStatus.Queued()
     case "Running":
       return TaskStatus.Running({ attempt: Math.max(1, entry.attempt) })
     case "Succeeded":
@@ -83,6 +86,13 @@ export const infoOf = (entry: Entry, epoch: number): ExecutorAdmin.TaskInfo => {
       break
     case "Failed":
       encoded = { _tag: "Failed", error: encodeError(entry), attempts: status.attempts }
+      break
+    case "Queued":
+      encoded = {
+        _tag: "Queued",
+        ...(status.runAt === undefined ? {} : { runAt: status.runAt.getTime() }),
+        ...(status.attempts === undefined ? {} : { attempts: status.attempts })
+      }
       break
     default:
       encoded = status

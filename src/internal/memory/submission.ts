@@ -2,7 +2,7 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import type { SubmitOptions } from "../../Executor.js"
 import { InvalidOptions, InvalidPayload, type SubmitError, UnknownQueue } from "../../ExecutorError.js"
 import * as Task from "../../Task.js"
-import { delayOf } from "../taskOutcome.js"
+import { delayOf } from "../submission.js"
 import type { Lane } from "./entry.js"
 
 /** A submit's task and options, checked: what an entry is made of. @internal */

@@ -64,7 +64,9 @@ const migrations = (schema: string) =>
         sql`ALTER TABLE ${sql(`${schema}.tasks`)} ADD COLUMN claims INTEGER NOT NULL DEFAULT 0`,
         sql`CREATE TABLE ${sql(`${schema}.workers`)} (owner TEXT PRIMARY KEY, beat_at BIGINT NOT NULL, started_at BIGINT NOT NULL)`,
         sql`CREATE TABLE ${sql(`${schema}.meta`)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`
-      ], { discard: true }))
+      ], { discard: true })),
+    "0004_add_failed_since": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql`ALTER TABLE ${sql(`${schema}.tasks`)} ADD COLUMN failed_since BIGINT`)
   })
 
 /** See `PgStore.make`. */
@@ -103,7 +105,7 @@ export const make = (
       })),
       sql`SELECT seq, id, name, queue, payload, state, priority, run_at, delay_ms, attempts, idempotency_key, owner,
         lease_expires_at, cancel_requested, trace_parent, result, error, created_at, started_at, finished_at,
-        session, claims FROM ${tasks} LIMIT 0`,
+        session, claims, failed_since FROM ${tasks} LIMIT 0`,
       `${schema}.tasks`
     )
     const sessionKey = yield* guard(loadSessionKey(sql, sql(`${schema}.meta`)))
@@ -120,7 +122,7 @@ export const make = (
         SET state = 'running', owner = ${owner}, lease_expires_at = ${now + leaseMillis},
             attempts = t.attempts + 1, claims = t.claims + 1, started_at = ${now}
         FROM next WHERE t.id = next.id
-        RETURNING t.id, t.name, t.queue, t.payload, t.attempts, t.claims, t.trace_parent, t.priority, t.run_at, t.seq`).pipe(
+        RETURNING t.id, t.name, t.queue, t.payload, t.attempts, t.claims, t.trace_parent, t.priority, t.run_at, t.seq, t.failed_since`).pipe(
         Effect.map(toClaimedTasks)
       )
 
@@ -142,10 +144,11 @@ export const make = (
             SET state = CASE WHEN f."retryAt" IS NULL THEN 'failed' ELSE 'queued' END,
                 error = f.error,
                 run_at = COALESCE(f."retryAt", t.run_at),
+                failed_since = CASE WHEN f."retryAt" IS NULL THEN t.failed_since ELSE f."failedSince" END,
                 finished_at = CASE WHEN f."retryAt" IS NULL THEN ${now}::bigint ELSE NULL END,
                 owner = NULL, lease_expires_at = NULL
             FROM jsonb_to_recordset(${JSON.stringify(chunk)}::jsonb)
-              AS f(id text, owner text, claim integer, error text, "retryAt" bigint)
+              AS f(id text, owner text, claim integer, error text, "retryAt" bigint, "failedSince" bigint)
             WHERE t.id = f.id AND t.owner = f.owner AND t.claims = f.claim AND t.state = 'running'
             RETURNING t.id, CASE WHEN f."retryAt" IS NULL THEN NULL ELSE t.queue END AS queue`
           taken.push(...retried)

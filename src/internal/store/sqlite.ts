@@ -58,7 +58,9 @@ const migrations = Migrator.fromRecord({
       sql`ALTER TABLE effect_executor_tasks ADD COLUMN claims INTEGER NOT NULL DEFAULT 0`,
       sql`CREATE TABLE effect_executor_workers (owner TEXT PRIMARY KEY, beat_at INTEGER NOT NULL, started_at INTEGER NOT NULL)`,
       sql`CREATE TABLE effect_executor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`
-    ], { discard: true }))
+    ], { discard: true })),
+  "0004_add_failed_since": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`ALTER TABLE effect_executor_tasks ADD COLUMN failed_since INTEGER`)
 })
 
 /** SQLite allows 32,766 bound parameters per statement; 15 columns a row. */
@@ -75,7 +77,7 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
       Migrator.make({})({ loader: migrations, table: "effect_executor_migrations" }),
       sql`SELECT id, name, queue, payload, state, priority, run_at, delay_ms, attempts, idempotency_key, owner,
         lease_expires_at, cancel_requested, trace_parent, result, error, created_at, started_at, finished_at,
-        session, claims FROM effect_executor_tasks LIMIT 0`,
+        session, claims, failed_since FROM effect_executor_tasks LIMIT 0`,
       "effect_executor_tasks"
     )
     const sessionKey = yield* guard(loadSessionKey(sql, sql("effect_executor_meta")))
@@ -90,7 +92,7 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
           ORDER BY priority DESC, run_at, rowid
           LIMIT ${limit}
         )
-        RETURNING id, name, queue, payload, attempts, claims, trace_parent, priority, run_at, rowid AS seq`).pipe(
+        RETURNING id, name, queue, payload, attempts, claims, trace_parent, priority, run_at, rowid AS seq, failed_since`).pipe(
         Effect.map(toClaimedTasks)
       )
 
@@ -109,13 +111,14 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
           RETURNING effect_executor_tasks.id`)).pipe(Effect.map((batches) => refused(results, batches.flat())))
 
     const fail: TaskStore.TaskStore["fail"] = (failures, now) =>
-      guard(sql.withTransaction(Effect.forEach(failures, ({ claim, error, id, owner, retryAt }) =>
+      guard(sql.withTransaction(Effect.forEach(failures, ({ claim, error, failedSince, id, owner, retryAt }) =>
         retryAt === undefined
           ? sql<{ id: string }>`UPDATE effect_executor_tasks
               SET state = 'failed', error = ${error}, finished_at = ${now}, owner = NULL, lease_expires_at = NULL
               WHERE id = ${id} AND owner = ${owner} AND claims = ${claim} AND state = 'running' RETURNING id`
           : sql<{ id: string }>`UPDATE effect_executor_tasks
-              SET state = 'queued', error = ${error}, run_at = ${retryAt}, owner = NULL, lease_expires_at = NULL
+              SET state = 'queued', error = ${error}, run_at = ${retryAt}, failed_since = ${failedSince ?? null},
+                  owner = NULL, lease_expires_at = NULL
               WHERE id = ${id} AND owner = ${owner} AND claims = ${claim} AND state = 'running' RETURNING id`)))
         .pipe(Effect.map((batches) => refused(failures, batches.flat())))
 

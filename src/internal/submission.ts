@@ -1,4 +1,9 @@
-import { Cause, Duration, Option } from "effect"
+/**
+ * What both levels check of a submit before they take it.
+ *
+ * @internal
+ */
+import { Duration, Option } from "effect"
 import type { SubmitOptions } from "../Executor.js"
 
 /**
@@ -20,15 +25,4 @@ export const delayOf = (options: SubmitOptions | undefined, now: number): number
     return Number.isFinite(millis) && millis >= 0 ? millis : undefined
   }
   return 0
-}
-
-/**
- * One line that says what a defect was, without a stack trace: it may be shown in a status.
- *
- * @internal
- */
-export const defectMessage = (cause: Cause.Cause<unknown>): string => {
-  const defect = Cause.squash(cause)
-  const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
-  return message.length > 500 ? `${message.slice(0, 500)}…` : message
 }
