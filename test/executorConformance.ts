@@ -26,7 +26,7 @@
  */
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Schedule, Schema, Scope, Stream, TestClock } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Logger, Option, Queue, Ref, Schedule, Schema, Scope, Stream, TestClock } from "effect"
 import { Executor, ExecutorError, type ExecutorAdmin, Task, TaskHandle, TaskStatus } from "../src/index.js"
 import { readBody, request, startServer } from "./httpSupport.js"
 
@@ -90,6 +90,13 @@ const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boo
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
     }
   })
+
+/** Log lines of the logging test, captured by `capture`. */
+const capturedLines: Array<{ level: string; message: string; cause: boolean }> = []
+const capture = Logger.make(({ cause, logLevel, message }) => {
+  const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+  capturedLines.push({ level: logLevel.label, message: text, cause: !Cause.isEmpty(cause) })
+})
 
 const probeLayer = Layer.effect(Probe, Ref.make<ReadonlyArray<string>>([]))
 
@@ -405,6 +412,51 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
         yield* Fiber.join(closing).pipe(Effect.timeout("5 seconds"))
         expect(yield* Deferred.isDone(finished)).toBe(true)
       }))
+
+    it.live("logs: a retried attempt at WARN with its next time, a final failure at ERROR, a drain with what it waits for", () =>
+      Effect.gen(function*() {
+        const lines = capturedLines
+        lines.length = 0
+        const attempts = yield* Ref.make(0)
+        const OnceFlaky = Task.make("OnceFlaky", {
+          payload: Schema.Void,
+          failure: Declined,
+          run: () =>
+            Ref.updateAndGet(attempts, (n) => n + 1).pipe(
+              Effect.flatMap((n) => n === 1 ? Effect.fail(new Declined({ reason: "first" })) : Effect.void)
+            ),
+          retry: Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(1)))
+        })
+        const gate = yield* Deferred.make<void>()
+        const started = yield* Deferred.make<void>()
+        const Waiting = gated("Waiting", gate, started)
+        const scope = yield* Scope.make()
+        const context = yield* build({ tasks: [OnceFlaky, Double, Waiting], drainTimeout: "10 seconds" }, scope)
+        yield* Effect.gen(function*() {
+          yield* Executor.await(yield* Executor.submit(OnceFlaky.make(undefined)))
+          yield* Effect.flip(Executor.await(yield* Executor.submit(Double.make({ n: -2 }))))
+          yield* Executor.submit(Waiting.make(undefined))
+          yield* Deferred.await(started)
+        }).pipe(Effect.provide(context))
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* Effect.repeat(Effect.sync(() => lines.some((l) => l.message.startsWith("shutting down"))), {
+          until: (logged) => logged,
+          schedule: Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(1000)))
+        })
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(closing)
+        const retried = lines.find((l) => l.message.includes("task OnceFlaky: attempt 1 failed; attempt 2 at "))
+        expect(retried).toMatchObject({ level: "WARN", cause: true })
+        expect(lines.find((l) => l.message.includes("task Double failed after 1 attempt"))).toMatchObject({
+          level: "ERROR",
+          cause: true
+        })
+        expect(lines.find((l) => l.message.startsWith("shutting down: waiting up to 10s for 1 running"))).toMatchObject({
+          level: "INFO"
+        })
+        // the task that succeeded on its second attempt logged no failure of its own
+        expect(lines.filter((l) => l.message.includes("OnceFlaky") && l.level === "ERROR")).toEqual([])
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture))))
 
     it.live("a malformed, forged or unknown handle is TaskNotFound for status, await and interrupt", () =>
       Effect.gen(function*() {

@@ -45,7 +45,7 @@ import { taskMetrics } from "./taskMetrics.js"
 import { delayOf } from "./submission.js"
 import { keepRunning, onceABurst } from "./keepRunning.js"
 import { hashSession } from "./sessionHash.js"
-import { logFailure, logRetry, outcomeOf, withAttempt } from "./run/attempt.js"
+import { logDrain, logDrainTimedOut, logFailure, logRetry, outcomeOf, withAttempt } from "./run/attempt.js"
 import { nextAttemptAt } from "./run/retryPolicy.js"
 import { decodeJson, encodeExecutorError, encodeTaskError, infoOf, statusOf } from "./durable/codec.js"
 
@@ -519,12 +519,14 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         claiming = false
         wake()
         if (running.size > 0 || heldIds.size > 0) {
+          yield* logDrain({ running: running.size, held: heldIds.size }, config.drainTimeout)
           // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
           yield* Effect.async<void>((resume) => {
             onIdle = () => resume(Effect.void)
             checkIdle()
           }).pipe(Effect.interruptible, Effect.timeoutOption(config.drainTimeout))
           onIdle = undefined
+          if (running.size > 0) yield* logDrainTimedOut(running.size, config.drainTimeout)
         }
         // responses still open: their tasks stay durable, released now rather than by recovery
         if (heldIds.size > 0) {

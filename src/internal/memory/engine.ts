@@ -18,7 +18,7 @@ import { openHoldOf, type ResponseHolder } from "../requestHold.js"
 import { hashSession } from "../sessionHash.js"
 import { taskMetrics } from "../taskMetrics.js"
 import { isTracing } from "../run/span.js"
-import { outcomeOf } from "../run/attempt.js"
+import { logDrain, logDrainTimedOut, outcomeOf } from "../run/attempt.js"
 import { refsOf, RetryAt, taskEffect, timerEffect } from "./attempt.js"
 import { Entry, hooksOf, type Lane, makeLane, readyDefaultLane, readyLane } from "./entry.js"
 import { awaitEntry, countsOf, infoOf, type ListOptions, listOf, statusOf } from "./info.js"
@@ -192,12 +192,14 @@ export class Supervisor implements ResponseHolder<Entry> {
     return Effect.gen(this, function*() {
       this.closed = true
       if (this.unfinished > 0) {
+        yield* logDrain({ running: this.running, waiting: this.pending }, this.config.drainTimeout)
         // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
         yield* Effect.async<void>((resume) => {
           this.onDrained = () => resume(Effect.void)
           if (this.unfinished === 0) resume(Effect.void)
         }).pipe(Effect.interruptible, Effect.timeoutOption(this.config.drainTimeout))
         this.onDrained = undefined
+        if (this.unfinished > 0) yield* logDrainTimedOut(this.unfinished, this.config.drainTimeout)
       }
       this.stopped = true
       for (const entry of this.registry.unfinished()) {

@@ -106,3 +106,21 @@ export const logFailure = (
     `task ${info.name} failed after ${info.attempt} attempt${info.attempt === 1 ? "" : "s"}`,
     cause
   ).pipe(annotated(info))
+
+/**
+ * Logs a drain on shutdown, at INFO: what it waits for and for how long at most.
+ *
+ * @internal
+ */
+export const logDrain = (waitingFor: Readonly<Record<string, number>>, timeout: Duration.Duration): Effect.Effect<void> => {
+  const parts = Object.entries(waitingFor).filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`)
+  return Effect.logInfo(`shutting down: waiting up to ${Duration.format(timeout)} for ${parts.join(", ")} task(s) to finish`)
+}
+
+/**
+ * Logs, at WARN, that a drain ran out of time with `left` tasks unfinished, which are stopped now.
+ *
+ * @internal
+ */
+export const logDrainTimedOut = (left: number, timeout: Duration.Duration): Effect.Effect<void> =>
+  Effect.logWarning(`shutting down: ${left} task(s) still unfinished after ${Duration.format(timeout)}; stopping them`)
