@@ -208,7 +208,11 @@ export interface MemoryOptions {
   readonly concurrency?: number | undefined
   /** Named lanes, each with its own concurrency limit (within the global one). */
   readonly queues?: Readonly<Record<string, { readonly concurrency: number }>> | undefined
-  /** Held, delayed and queued tasks allowed before `submit` fails with `ExecutorBusy`. Default 10,000. */
+  /**
+   * Held, delayed and queued tasks allowed before `submit` fails with `ExecutorBusy`. Default
+   * 10,000; for the task calls of durable layers, which count the rows of every process on the
+   * store, no default: their queue is bounded by its table unless this is given.
+   */
   readonly maxBacklog?: number | undefined
   /** How long finished tasks stay visible to `status` and `await`. Default 1 hour. */
   readonly retention?: Duration.DurationInput | undefined
@@ -362,7 +366,8 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       tasks: options.tasks,
       concurrency: memory.config.concurrency,
       queues: memory.config.queues,
-      maxBacklog: memory.config.maxBacklog,
+      // a durable queue is bounded by its table unless asked: by default only memory tasks count
+      maxBacklog: options.maxBacklog === undefined ? Infinity : memory.config.maxBacklog,
       retention: memory.config.retention,
       drainTimeout: memory.config.drainTimeout,
       leaseDuration: Duration.decode(options.leaseDuration ?? "30 seconds"),

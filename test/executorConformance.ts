@@ -14,15 +14,11 @@
  * never ended the retries there (one retry policy, run/retryPolicy.ts, now serves both levels,
  * measuring from the first failure, stored as `failed_since`).
  *
- * Still different:
- * 1. maxBacklog. `concurrency: 1, maxBacklog: 2`, one task running (blocked), then 4 submits and
- *    one with `delay: "1 hour"`:
- *    - layerMemory: ok, ok, `ExecutorBusy { maxBacklog: 2 }` ×2, and the delayed one is refused too
- *      (held, delayed and queued tasks count, as the README says).
- *    - layerSqlite / layerPg: all 5 accepted. The durable engine counts only submits in flight
- *      (not yet committed to the store, `inFlight` in durableEngine.ts), not queued or delayed rows,
- *      so a tiny maxBacklog refuses nothing when submits are sequential.
- * 2. Not compared here: retention.
+ * maxBacklog was different (durable layers counted only submits waiting for their write): they now
+ * count held and queued rows in the store, as memory counts its held, delayed and queued tasks;
+ * by default (no maxBacklog given) a durable queue is bounded by its table only.
+ *
+ * Not compared here: retention.
  */
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -372,6 +368,30 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
           const unknown = yield* Effect.flip(Executor.submit(Record.make({ name: "x" }), { queue: "nope" }))
           expect(unknown).toBeInstanceOf(ExecutorError.UnknownQueue)
         }).pipe(withExecutor({ tasks: [Gate, Record], concurrency: 1 }))
+      }))
+
+    it.live("past maxBacklog (held, delayed and queued tasks), submit fails with ExecutorBusy and nothing is lost", () =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const started = yield* Deferred.make<void>()
+        const Blocking = gated("Blocking", gate, started)
+        yield* Effect.gen(function*() {
+          const running = yield* Executor.submit(Blocking.make(undefined))
+          yield* Deferred.await(started)
+          // the running task is not backlog; two queued ones fill it
+          const first = yield* Executor.submit(Record.make({ name: "first" }))
+          const second = yield* Executor.submit(Record.make({ name: "second" }))
+          const busy = new ExecutorError.ExecutorBusy({ maxBacklog: 2 })
+          expect(yield* Effect.flip(Executor.submit(Record.make({ name: "third" })))).toEqual(busy)
+          expect(yield* Effect.flip(Executor.submit(Record.make({ name: "later" }), { delay: "1 hour" }))).toEqual(busy)
+          yield* Deferred.succeed(gate, undefined)
+          yield* Executor.await(running)
+          yield* Executor.await(first)
+          yield* Executor.await(second)
+          expect(yield* Ref.get(yield* Probe)).toEqual(["first", "second"])
+          // room again
+          yield* Executor.await(yield* Executor.submit(Record.make({ name: "fourth" })))
+        }).pipe(withExecutor({ tasks: [Blocking, Record], concurrency: 1, maxBacklog: 2 }))
       }))
 
     it.live("a named queue runs its tasks", () =>

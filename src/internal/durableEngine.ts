@@ -54,6 +54,7 @@ export interface DurableConfig {
   readonly tasks: ReadonlyArray<Task.Task.Any>
   readonly concurrency: number
   readonly queues: Readonly<Record<string, { readonly concurrency: number }>>
+  /** Held and queued rows in the store allowed before `submit` fails; `Infinity`: the table is the bound. */
   readonly maxBacklog: number
   readonly leaseDuration: Duration.Duration
   readonly pollInterval: Duration.Duration
@@ -84,6 +85,8 @@ interface RunningTask {
 }
 
 const MAX_BATCH = 500
+/** Submits waiting for their write, at most, whatever `maxBacklog` is: they are held in memory. */
+const MAX_IN_FLIGHT = 10_000
 
 /**
  * The durable engine: submits are written to the store (grouped into shared transactions),
@@ -124,12 +127,38 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
     const localWaiters = new Map<string, Deferred.Deferred<void>>()
     let totalRunning = 0
     let inFlight = 0
+    // With a finite maxBacklog: held and queued rows (delayed ones included) in the store, of every
+    // process, at the last count, and this process's submits written since that count began. Their
+    // sum is at least the backlog, but for other processes' submits since the count: below the limit
+    // a submit is taken on it; at the limit the store is counted again before one is refused.
+    const bounded = Number.isFinite(config.maxBacklog)
+    let counted = 0
+    let writtenSinceCount = 0
     let closed = false
     let claiming = config.runTasks
     const wakeups = yield* Queue.sliding<void>(1)
     const wake = () => wakeups.unsafeOffer(undefined)
 
     const insert = yield* makeGroupCommit(store.insert, config.groupCommit ? MAX_BATCH : 1)
+
+    /** Counts the backlog in the store: per queue for the gauge, and in all for `maxBacklog`. */
+    const countBacklog = Effect.gen(function*() {
+      const before = writtenSinceCount
+      const counts = yield* store.counts({ states: ["held", "queued"] })
+      const byQueue = new Map<string, number>()
+      for (const lane of lanes.keys()) byQueue.set(lane, 0)
+      let total = 0
+      for (const c of counts) {
+        if (c.state === "held" || c.state === "queued") {
+          byQueue.set(c.queue, (byQueue.get(c.queue) ?? 0) + c.count)
+          total += c.count
+        }
+      }
+      for (const [queue, size] of byQueue) taskMetrics.backlog(queue, size)
+      counted = total
+      writtenSinceCount -= before
+      return total
+    })
     const releaseBatch = yield* makeGroupCommit(
       (items: ReadonlyArray<{ readonly id: string; readonly drop: boolean }>) =>
         store.release(items.map((item) => item.id), {
@@ -207,7 +236,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
             new InvalidPayload({ task: task.name, reason: ParseResult.TreeFormatter.formatErrorSync(encoded.left) })
           )
         }
-        if (inFlight >= config.maxBacklog) return Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
+        if (inFlight >= MAX_IN_FLIGHT) return Effect.fail(new ExecutorBusy({ maxBacklog: Math.min(MAX_IN_FLIGHT, config.maxBacklog) }))
 
         const context = fiber.currentContext
         const hold = options?.when === "now" ? undefined : openHoldOf(context)
@@ -229,25 +258,35 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
           session: options?.session === undefined ? undefined : hashSession(config.sessionKey, options.session),
           createdAt: at
         }
-        inFlight++
-        // Inside the caller's own transaction on the store's database, the row joins it: it
-        // commits or rolls back with the caller's rows (no group commit then).
-        const joined = store.transactional && Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some"
-        return (joined ? Effect.map(store.insert([row]), (ids) => ids[0]!) : insert(row)).pipe(
-          Effect.ensuring(Effect.sync(() => inFlight--)),
-          Effect.map((id) => {
-            if (id === row.id) {
-              taskMetrics.of(task.name, queue).submitted.update(1)
-              if (!held) wake()
-              else {
-                heldIds.add(id)
-                // released at once if the client went away during the insert
-                hold.hold(holder, { id, onAbort: options?.onAbort ?? task.onAbort })
+        const write = (): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> => {
+          inFlight++
+          // Inside the caller's own transaction on the store's database, the row joins it: it
+          // commits or rolls back with the caller's rows (no group commit then).
+          const joined = store.transactional && Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some"
+          return (joined ? Effect.map(store.insert([row]), (ids) => ids[0]!) : insert(row)).pipe(
+            Effect.map((id) => {
+              // counted as written before it stops counting as in flight (see countBacklog)
+              inFlight--
+              if (id === row.id) {
+                writtenSinceCount++
+                taskMetrics.of(task.name, queue).submitted.update(1)
+                if (!held) wake()
+                else {
+                  heldIds.add(id)
+                  // released at once if the client went away during the insert
+                  hold.hold(holder, { id, onAbort: options?.onAbort ?? task.onAbort })
+                }
               }
-            }
-            return TaskHandle.unsafeMake(id, task.name)
-          })
-        )
+              return TaskHandle.unsafeMake(id, task.name)
+            }),
+            Effect.onError(() => Effect.sync(() => inFlight--))
+          )
+        }
+        if (!bounded || counted + writtenSinceCount + inFlight < config.maxBacklog) return write()
+        return Effect.flatMap(countBacklog, (waiting) =>
+          waiting + inFlight >= config.maxBacklog
+            ? Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
+            : write())
       })
 
     // ---- workers --------------------------------------------------------------------------
@@ -468,20 +507,12 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 3)))
     ).pipe(Effect.forkScoped)
 
-    // the backlog gauge of durable queues comes from the store: every process sees the same queues
-    yield* keepRunning(
-      "counting the backlog",
-      Effect.gen(function*() {
-        const counts = yield* store.counts({ states: ["held", "queued"] })
-        const waiting = new Map<string, number>()
-        for (const lane of lanes.keys()) waiting.set(lane, 0)
-        for (const c of counts) {
-          if (c.state === "held" || c.state === "queued") waiting.set(c.queue, (waiting.get(c.queue) ?? 0) + c.count)
-        }
-        for (const [queue, size] of waiting) taskMetrics.backlog(queue, size)
-      }),
-      Schedule.spaced("15 seconds")
-    ).pipe(Effect.forkScoped)
+    // The backlog gauge of durable queues comes from the store: every process sees the same
+    // queues. With a finite maxBacklog the count is also what submits are measured against:
+    // taken at start, then every second.
+    if (bounded) yield* countBacklog.pipe(Effect.ignoreLogged)
+    yield* keepRunning("counting the backlog", countBacklog, Schedule.spaced(bounded ? "1 second" : "15 seconds"))
+      .pipe(Effect.forkScoped)
 
     // Liveness: a process that stops beating for `takeoverAfter` has its tasks taken over by the
     // others (or by itself after a restart), without waiting out the leases.
