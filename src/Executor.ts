@@ -22,7 +22,7 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
-import type { Context, Duration, Layer, Redacted } from "effect"
+import type { Config, ConfigError, Context, Duration, Layer, Redacted } from "effect"
 import { Effect } from "effect"
 import type { DurableExecutor } from "./DurableExecutor.js"
 import type { ExecutorAdmin } from "./ExecutorAdmin.js"
@@ -215,6 +215,26 @@ export interface MemoryOptions {
 export const layerMemory: (options?: MemoryOptions) => Layer.Layer<Executor | ExecutorAdmin> = internal.layerMemory
 
 /**
+ * `layerMemory` with its options read from config when the layer is built. A missing or malformed
+ * value, or one `layerMemory` would refuse (a `concurrency` of 0), fails the layer with a
+ * `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * Layer.provide(server, Executor.layerMemoryConfig({
+ *   concurrency: Config.integer("EXECUTOR_CONCURRENCY").pipe(Config.withDefault(16)),
+ *   drainTimeout: Config.duration("EXECUTOR_DRAIN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemoryConfig: (
+  config: Config.Config.Wrap<MemoryOptions>
+) => Layer.Layer<Executor | ExecutorAdmin, ConfigError.ConfigError> = internal.layerMemoryConfig
+
+/**
  * Options of the durable executors (`layerSqlite`, `layerStore`).
  *
  * @since 0.1.0
@@ -258,6 +278,32 @@ export const layerStore: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   internal.layerStore
 
 /**
+ * The options of a durable layer that config can give: all of `DurableOptions` but `tasks`, which
+ * are values (the `Task`s themselves) and are given beside the config.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DurableConfig = Omit<DurableOptions<never>, "tasks">
+
+/**
+ * `layerStore` with its options read from config when the layer is built; the tasks are given
+ * beside it. A missing or malformed value, or one `layerStore` would refuse, fails the layer with a
+ * `ConfigError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStoreConfig: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<DurableConfig>
+) => Layer.Layer<
+  Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | InvalidOptions,
+  TaskStore | Task.Task.Context<Tasks[number]>
+> = internal.layerStoreConfig
+
+/**
  * The durable executor on an embedded SQLite file: the default. Provides `Executor` and
  * `DurableExecutor`; runs its migrations at start; fails with `StoreUnavailable` (naming the
  * path) when the file cannot be opened or written.
@@ -277,6 +323,31 @@ export const layerSqlite: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   StoreUnavailable | InvalidOptions,
   Task.Task.Context<Tasks[number]>
 > = internal.layerSqlite
+
+/**
+ * `layerSqlite` with its options read from config when the layer is built; the tasks are given
+ * beside it. A missing or malformed value, or one `layerSqlite` would refuse (a `concurrency` of
+ * 0), fails the layer with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * Layer.provide(server, Executor.layerSqliteConfig([SendWelcome], {
+ *   filename: Config.string("TASKS_DB"),
+ *   concurrency: Config.integer("TASKS_CONCURRENCY").pipe(Config.withDefault(16))
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqliteConfig: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<DurableConfig & SqliteStore.Options>
+) => Layer.Layer<
+  Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
+  Task.Task.Context<Tasks[number]>
+> = internal.layerSqliteConfig
 
 /**
  * The distributed durable executor on PostgreSQL: every process that points at the database
@@ -302,3 +373,31 @@ export const layerPg: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   StoreUnavailable | InvalidOptions,
   PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
 > = internal.layerPg
+
+/**
+ * `layerPg` with its options read from config when the layer is built; the tasks are given beside
+ * it. A missing or malformed value, or one `layerPg` would refuse, fails the layer with a
+ * `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * server.pipe(
+ *   Layer.provide(Executor.layerPgConfig([SendWelcome], {
+ *     schema: Config.string("TASKS_SCHEMA").pipe(Config.withDefault("effect_executor")),
+ *     runTasks: Config.boolean("RUN_TASKS").pipe(Config.withDefault(true))
+ *   })),
+ *   Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPgConfig: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<DurableConfig & PgStore.Options>
+) => Layer.Layer<
+  Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
+  PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
+> = internal.layerPgConfig

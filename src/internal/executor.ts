@@ -1,7 +1,7 @@
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import type { Scope } from "effect"
-import { Context, Duration, Effect, type Fiber, Layer, Redacted } from "effect"
+import { Config, ConfigError, Context, Duration, Effect, type Fiber, Layer, Redacted } from "effect"
 import { DurableExecutor } from "../DurableExecutor.js"
 import type * as Executor from "../Executor.js"
 import { ExecutorAdmin } from "../ExecutorAdmin.js"
@@ -13,7 +13,7 @@ import { TaskStore } from "../TaskStore.js"
 import * as TaskHandle from "../TaskHandle.js"
 import { type DurableEngine, makeDurableEngine } from "./durableEngine.js"
 import { hashSession, randomSessionKey } from "./sessionHash.js"
-import { makeSupervisor, type Supervisor } from "./supervisor.js"
+import { makeSupervisor, type Supervisor, type SupervisorConfig } from "./supervisor.js"
 
 /** @internal */
 export const tag = Context.GenericTag<Executor.Executor>("effect-executor/Executor")
@@ -40,36 +40,53 @@ const positiveInteger = (name: string, value: number): number => {
   return value
 }
 
-/**
- * The in-memory supervisor of a layer, on the options (a `RangeError` defect for a bad one).
- *
- * @internal
- */
-export const makeMemory = (options: Executor.MemoryOptions = {}): Effect.Effect<Supervisor, never, Scope.Scope> =>
-  Effect.suspend(() => {
-    const queues: Record<string, { concurrency: number }> = {}
-    for (const [name, lane] of Object.entries(options.queues ?? {})) {
-      queues[name] = { concurrency: positiveInteger(`queues.${name}.concurrency`, lane.concurrency) }
-    }
-    return makeSupervisor({
-      concurrency: positiveInteger("concurrency", options.concurrency ?? 16),
-      queues,
-      maxBacklog: positiveInteger("maxBacklog", options.maxBacklog ?? 10_000),
-      retention: Duration.decode(options.retention ?? "1 hour"),
-      maxRetained: positiveInteger("maxRetained", options.maxRetained ?? 10_000),
-      drainTimeout: Duration.decode(options.drainTimeout ?? "30 seconds"),
-      sessionKey: sessionKeyOf(options.sessionKey)
-    })
-  })
+const durationOf = (name: string, value: Duration.DurationInput): Duration.Duration => {
+  const duration = Duration.decodeUnknown(value)
+  if (duration._tag === "None") throw new RangeError(`Executor: "${name}" must be a duration, got ${String(value)}`)
+  return duration.value
+}
 
-const sessionKeyOf = (option: Executor.MemoryOptions["sessionKey"]): string => {
-  if (option === undefined) return randomSessionKey()
+/** The supervisor's settings from the options; a bad option throws a `RangeError`. */
+const supervisorConfig = (options: Executor.MemoryOptions, defaultKey: () => string): SupervisorConfig => {
+  const queues: Record<string, { concurrency: number }> = {}
+  for (const [name, lane] of Object.entries(options.queues ?? {})) {
+    queues[name] = { concurrency: positiveInteger(`queues.${name}.concurrency`, lane.concurrency) }
+  }
+  return {
+    concurrency: positiveInteger("concurrency", options.concurrency ?? 16),
+    queues,
+    maxBacklog: positiveInteger("maxBacklog", options.maxBacklog ?? 10_000),
+    retention: durationOf("retention", options.retention ?? "1 hour"),
+    maxRetained: positiveInteger("maxRetained", options.maxRetained ?? 10_000),
+    drainTimeout: durationOf("drainTimeout", options.drainTimeout ?? "30 seconds"),
+    sessionKey: sessionKeyOf(options.sessionKey, defaultKey)
+  }
+}
+
+const sessionKeyOf = (option: Executor.MemoryOptions["sessionKey"], defaultKey: () => string): string => {
+  if (option === undefined) return defaultKey()
   const key = Redacted.isRedacted(option) ? Redacted.value(option) : option
   if (typeof key !== "string" || key.length === 0) {
     throw new RangeError(`Executor: "sessionKey" must be a non-empty string`)
   }
   return key
 }
+
+/** The durable layers' own timings from the options; a bad duration throws. */
+const durableTimings = (options: Executor.DurableConfig) => ({
+  leaseDuration: durationOf("leaseDuration", options.leaseDuration ?? "30 seconds"),
+  pollInterval: durationOf("pollInterval", options.pollInterval ?? "1 second"),
+  takeoverAfter: durationOf("takeoverAfter", options.takeoverAfter ?? "2 seconds")
+})
+
+
+/**
+ * The in-memory supervisor of a layer, on the options (a `RangeError` defect for a bad one).
+ *
+ * @internal
+ */
+export const makeMemory = (options: Executor.MemoryOptions = {}): Effect.Effect<Supervisor, never, Scope.Scope> =>
+  Effect.suspend(() => makeSupervisor(supervisorConfig(options, randomSessionKey)))
 
 /**
  * The `Executor` of a memory supervisor.
@@ -182,11 +199,9 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       maxBacklog: memory.config.maxBacklog,
       retention: memory.config.retention,
       drainTimeout: memory.config.drainTimeout,
-      leaseDuration: Duration.decode(options.leaseDuration ?? "30 seconds"),
-      pollInterval: Duration.decode(options.pollInterval ?? "1 second"),
+      ...durableTimings(options),
       groupCommit: options.groupCommit ?? true,
       runTasks: options.runTasks ?? true,
-      takeoverAfter: Duration.decode(options.takeoverAfter ?? "2 seconds"),
       sessionKey: memory.config.sessionKey
     })
     const durable: DurableExecutor = {
@@ -219,3 +234,60 @@ export const layerPg = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   StoreUnavailable | InvalidOptions,
   PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
 > => layerStore(options).pipe(Layer.provide(PgStore.layer(options)))
+
+/**
+ * The options a config describes, checked as the layer checks them: a value the layer would refuse
+ * (a concurrency of 0, a duration that does not parse) is a `ConfigError` here, not a defect.
+ */
+const loadOptions = <A>(
+  config: Config.Config.Wrap<A>,
+  check: (options: A) => unknown
+): Effect.Effect<A, ConfigError.ConfigError> =>
+  Effect.flatMap(Config.unwrap(config), (options) =>
+    Effect.try({
+      try: () => {
+        check(options)
+        return options
+      },
+      catch: (error) => ConfigError.InvalidData([], error instanceof Error ? error.message : String(error))
+    }))
+
+const checkMemory = (options: Executor.MemoryOptions) => supervisorConfig(options, () => "")
+
+const checkDurable = (options: Executor.DurableConfig) => [checkMemory(options), durableTimings(options)]
+
+/** @internal */
+export const layerMemoryConfig = (
+  config: Config.Config.Wrap<Executor.MemoryOptions>
+): Layer.Layer<Executor.Executor | ExecutorAdmin, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(loadOptions(config, checkMemory), layerMemory))
+
+/** @internal */
+export const layerStoreConfig = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<Executor.DurableConfig>
+): Layer.Layer<
+  Executor.Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | InvalidOptions,
+  TaskStore | Task.Task.Context<Tasks[number]>
+> => Layer.unwrapEffect(Effect.map(loadOptions(config, checkDurable), (options) => layerStore({ ...options, tasks })))
+
+/** @internal */
+export const layerSqliteConfig = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<Executor.DurableConfig & SqliteStore.Options>
+): Layer.Layer<
+  Executor.Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
+  Task.Task.Context<Tasks[number]>
+> => Layer.unwrapEffect(Effect.map(loadOptions(config, checkDurable), (options) => layerSqlite({ ...options, tasks })))
+
+/** @internal */
+export const layerPgConfig = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<Executor.DurableConfig & PgStore.Options>
+): Layer.Layer<
+  Executor.Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
+  PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
+> => Layer.unwrapEffect(Effect.map(loadOptions(config, checkDurable), (options) => layerPg({ ...options, tasks })))
