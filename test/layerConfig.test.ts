@@ -7,20 +7,14 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
 import { DurableExecutor, Executor, ExecutorError, PgStore, SqliteStore, Task, TaskStore } from "../src/index.js"
-import { dropSchemas, freshSchema, pgAvailable, pgUrl } from "./pgSupport.js"
+import { pgAvailable, pgUrl, schemasDroppedAfterAll } from "./pgSupport.js"
 
 const dir = mkdtempSync(join(tmpdir(), "effect-executor-config-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let files = 0
 const freshFile = () => join(dir, `tasks-${++files}.db`)
 
-const schemas: Array<string> = []
-afterAll(() => pgAvailable ? Effect.runPromise(dropSchemas(schemas)) : undefined)
-const schemaForTest = () => {
-  const schema = freshSchema()
-  schemas.push(schema)
-  return schema
-}
+const schemaForTest = schemasDroppedAfterAll()
 
 const Greet = Task.make("Greet", {
   payload: Schema.Struct({ name: Schema.String }),

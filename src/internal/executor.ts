@@ -256,38 +256,31 @@ const checkMemory = (options: Executor.MemoryOptions) => supervisorConfig(option
 
 const checkDurable = (options: Executor.DurableConfig) => [checkMemory(options), durableTimings(options)]
 
+/** A layer made from options read (and checked) from config when it is built. */
+const fromConfig = <A, ROut, E, RIn>(
+  config: Config.Config.Wrap<A>,
+  check: (options: A) => unknown,
+  make: (options: A) => Layer.Layer<ROut, E, RIn>
+): Layer.Layer<ROut, E | ConfigError.ConfigError, RIn> => Layer.unwrapEffect(Effect.map(loadOptions(config, check), make))
+
 /** @internal */
-export const layerMemoryConfig = (
-  config: Config.Config.Wrap<Executor.MemoryOptions>
-): Layer.Layer<Executor.Executor | ExecutorAdmin, ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(loadOptions(config, checkMemory), layerMemory))
+export const layerMemoryConfig = (config: Config.Config.Wrap<Executor.MemoryOptions>) =>
+  fromConfig(config, checkMemory, layerMemory)
 
 /** @internal */
 export const layerStoreConfig = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   tasks: Tasks,
   config: Config.Config.Wrap<Executor.DurableConfig>
-): Layer.Layer<
-  Executor.Executor | DurableExecutor | ExecutorAdmin,
-  ConfigError.ConfigError | InvalidOptions,
-  TaskStore | Task.Task.Context<Tasks[number]>
-> => Layer.unwrapEffect(Effect.map(loadOptions(config, checkDurable), (options) => layerStore({ ...options, tasks })))
+) => fromConfig(config, checkDurable, (options) => layerStore({ ...options, tasks }))
 
 /** @internal */
 export const layerSqliteConfig = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   tasks: Tasks,
   config: Config.Config.Wrap<Executor.DurableConfig & SqliteStore.Options>
-): Layer.Layer<
-  Executor.Executor | DurableExecutor | ExecutorAdmin,
-  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
-  Task.Task.Context<Tasks[number]>
-> => Layer.unwrapEffect(Effect.map(loadOptions(config, checkDurable), (options) => layerSqlite({ ...options, tasks })))
+) => fromConfig(config, checkDurable, (options) => layerSqlite({ ...options, tasks }))
 
 /** @internal */
 export const layerPgConfig = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   tasks: Tasks,
   config: Config.Config.Wrap<Executor.DurableConfig & PgStore.Options>
-): Layer.Layer<
-  Executor.Executor | DurableExecutor | ExecutorAdmin,
-  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
-  PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
-> => Layer.unwrapEffect(Effect.map(loadOptions(config, checkDurable), (options) => layerPg({ ...options, tasks })))
+) => fromConfig(config, checkDurable, (options) => layerPg({ ...options, tasks }))
