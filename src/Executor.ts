@@ -22,26 +22,17 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
-import type { Scope } from "effect"
-import { Context, Duration, Effect, type Fiber, Layer, Redacted } from "effect"
-import { DurableExecutor } from "./DurableExecutor.js"
-import { ExecutorAdmin } from "./ExecutorAdmin.js"
-import {
-  type AwaitError,
-  InvalidOptions,
-  type LookupError,
-  type StoreUnavailable,
-  type SubmitError,
-  TaskNotFound
-} from "./ExecutorError.js"
-import { makeDurableEngine } from "./internal/durableEngine.js"
-import { hashSession, randomSessionKey } from "./internal/sessionHash.js"
-import { makeSupervisor, type Supervisor } from "./internal/supervisor.js"
-import * as PgStore from "./PgStore.js"
-import * as SqliteStore from "./SqliteStore.js"
-import * as Task from "./Task.js"
-import { TaskStore } from "./TaskStore.js"
-import * as TaskHandle from "./TaskHandle.js"
+import type { Config, ConfigError, Context, Duration, Layer, Redacted } from "effect"
+import { Effect } from "effect"
+import type { DurableExecutor } from "./DurableExecutor.js"
+import type { ExecutorAdmin } from "./ExecutorAdmin.js"
+import type { AwaitError, InvalidOptions, LookupError, StoreUnavailable, SubmitError } from "./ExecutorError.js"
+import * as internal from "./internal/executor.js"
+import type * as PgStore from "./PgStore.js"
+import type * as SqliteStore from "./SqliteStore.js"
+import type * as Task from "./Task.js"
+import type { TaskStore } from "./TaskStore.js"
+import type * as TaskHandle from "./TaskHandle.js"
 import type * as TaskStatus from "./TaskStatus.js"
 
 /**
@@ -124,7 +115,7 @@ export interface Executor {
  * @since 0.1.0
  * @category tags
  */
-export const Executor: Context.Tag<Executor, Executor> = Context.GenericTag<Executor>("effect-executor/Executor")
+export const Executor: Context.Tag<Executor, Executor> = internal.tag
 
 /**
  * Submits with the `Executor` in context. See `Executor.submit`.
@@ -147,24 +138,6 @@ export const submit: {
   ): Effect.Effect<TaskHandle.TaskHandle<A, E>, SubmitError, Executor | R>
 } = (task: any, options?: SubmitOptions) =>
   Effect.flatMap(Executor, (executor) => executor.submit(task, options) as Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>)
-
-/** How a layer's executor submits: from the submitting fiber, whose context and fiber refs the task gets. */
-type SubmitIn = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  task: any,
-  options: SubmitOptions | undefined
-) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>
-
-/** Nothing beyond `Executor` any more: kept so that the layers' annotations stay as they are. */
-type SubmitsIn = Record<never, never>
-
-/** An executor's `submit`, run on the submitting fiber (`Effect.withFiberRuntime`). */
-const submitting = (submitIn: SubmitIn): Pick<Executor, "submit"> & SubmitsIn => ({
-  submit: ((task: any, options?: SubmitOptions) =>
-    Effect.withFiberRuntime<TaskHandle.TaskHandle<any, any>, SubmitError>((fiber) =>
-      submitIn(fiber, task, options)
-    )) as Executor["submit"]
-})
 
 /**
  * @since 0.1.0
@@ -231,64 +204,6 @@ export interface MemoryOptions {
   readonly sessionKey?: string | Redacted.Redacted<string> | undefined
 }
 
-const positiveInteger = (name: string, value: number): number => {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`Executor: "${name}" must be a positive integer, got ${value}`)
-  }
-  return value
-}
-
-/** @internal */
-export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Supervisor, never, Scope.Scope> =>
-  Effect.suspend(() => {
-    const queues: Record<string, { concurrency: number }> = {}
-    for (const [name, lane] of Object.entries(options.queues ?? {})) {
-      queues[name] = { concurrency: positiveInteger(`queues.${name}.concurrency`, lane.concurrency) }
-    }
-    return makeSupervisor({
-      concurrency: positiveInteger("concurrency", options.concurrency ?? 16),
-      queues,
-      maxBacklog: positiveInteger("maxBacklog", options.maxBacklog ?? 10_000),
-      retention: Duration.decode(options.retention ?? "1 hour"),
-      maxRetained: positiveInteger("maxRetained", options.maxRetained ?? 10_000),
-      drainTimeout: Duration.decode(options.drainTimeout ?? "30 seconds"),
-      sessionKey: sessionKeyOf(options.sessionKey)
-    })
-  })
-
-const sessionKeyOf = (option: MemoryOptions["sessionKey"]): string => {
-  if (option === undefined) return randomSessionKey()
-  const key = Redacted.isRedacted(option) ? Redacted.value(option) : option
-  if (typeof key !== "string" || key.length === 0) {
-    throw new RangeError(`Executor: "sessionKey" must be a non-empty string`)
-  }
-  return key
-}
-
-/** @internal */
-export const fromSupervisor = (supervisor: Supervisor): Executor & SubmitsIn => ({
-  reliability: "volatile",
-  ...submitting((fiber, task, options) => supervisor.submitIn(fiber, task, options)),
-  status: (handle) => supervisor.status(handle),
-  await: (handle) => supervisor.await(handle) as Effect.Effect<any, any>,
-  interrupt: (handle) => supervisor.interrupt(handle)
-})
-
-/** @internal */
-export const memoryAdmin = (supervisor: Supervisor): ExecutorAdmin => ({
-  inspect: (id) =>
-    Effect.suspend(() => {
-      const info = supervisor.entryInfo(id)
-      return info === undefined ? Effect.fail(new TaskNotFound({ id })) : Effect.succeed(info)
-    }),
-  list: (options) => Effect.sync(() => supervisor.list({ ...options, limit: options?.limit ?? 50 })),
-  counts: () => Effect.sync(() => supervisor.counts()),
-  retry: (id) => supervisor.retry(id),
-  cancel: (id) => supervisor.interrupt(TaskHandle.unsafeMake(id)),
-  prune: () => Effect.sync(() => supervisor.prune()),
-  hashSession: (session) => hashSession(supervisor.config.sessionKey, session)
-})
-
 /**
  * The volatile executor: tasks live in memory and run exactly once unless the process dies.
  * Accepts any effect and task calls.
@@ -301,13 +216,27 @@ export const memoryAdmin = (supervisor: Supervisor): ExecutorAdmin => ({
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory = (options?: MemoryOptions): Layer.Layer<Executor | ExecutorAdmin> =>
-  Layer.scopedContext(
-    Effect.map(
-      makeMemory(options),
-      (supervisor) => Context.make(Executor, fromSupervisor(supervisor)).pipe(Context.add(ExecutorAdmin, memoryAdmin(supervisor)))
-    )
-  )
+export const layerMemory: (options?: MemoryOptions) => Layer.Layer<Executor | ExecutorAdmin> = internal.layerMemory
+
+/**
+ * `layerMemory` with its options read from config when the layer is built. A missing or malformed
+ * value, or one `layerMemory` would refuse (a `concurrency` of 0), fails the layer with a
+ * `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * Layer.provide(server, Executor.layerMemoryConfig({
+ *   concurrency: Config.integer("EXECUTOR_CONCURRENCY").pipe(Config.withDefault(16)),
+ *   drainTimeout: Config.duration("EXECUTOR_DRAIN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemoryConfig: (
+  config: Config.Config.Wrap<MemoryOptions>
+) => Layer.Layer<Executor | ExecutorAdmin, ConfigError.ConfigError> = internal.layerMemoryConfig
 
 /**
  * Options of the durable executors (`layerSqlite`, `layerStore`).
@@ -347,81 +276,36 @@ export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> exte
  * @since 0.1.0
  * @category layers
  */
-export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+export const layerStore: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks>
-): Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, InvalidOptions, TaskStore | Task.Task.Context<Tasks[number]>> =>
-  Layer.scopedContext(Effect.gen(function*() {
-    const names = new Set<string>()
-    for (const task of options.tasks) {
-      if (names.has(task.name)) {
-        return yield* new InvalidOptions({ reason: `two tasks are named "${task.name}": a stored row names its task` })
-      }
-      names.add(task.name)
-    }
-    const store = yield* TaskStore
-    // one key for the layer's memory and store tasks: the given one, or the store's (every process
-    // on the store then hashes alike; processes given a key must all be given the same)
-    const memory = yield* makeMemory({ ...options, sessionKey: options.sessionKey ?? store.sessionKey })
-    const engine = yield* makeDurableEngine(store, {
-      tasks: options.tasks,
-      concurrency: memory.config.concurrency,
-      queues: memory.config.queues,
-      // a durable queue is bounded by its table unless asked: by default only memory tasks count
-      maxBacklog: options.maxBacklog === undefined ? Infinity : memory.config.maxBacklog,
-      retention: memory.config.retention,
-      drainTimeout: memory.config.drainTimeout,
-      leaseDuration: Duration.decode(options.leaseDuration ?? "30 seconds"),
-      pollInterval: Duration.decode(options.pollInterval ?? "1 second"),
-      groupCommit: options.groupCommit ?? true,
-      runTasks: options.runTasks ?? true,
-      takeoverAfter: Duration.decode(options.takeoverAfter ?? "2 seconds"),
-      sessionKey: memory.config.sessionKey
-    })
-    const durable: DurableExecutor = {
-      reliability: "durable",
-      submit: (call, submitOptions) => engine.submit(call, submitOptions),
-      status: (handle) => engine.status(handle),
-      await: (handle) => engine.await(handle) as Effect.Effect<any, any>,
-      interrupt: (handle) => engine.interrupt(handle)
-    }
-    // A handle is either the in-memory supervisor's (plain effects) or the store's (task calls).
-    const inMemory = (handle: TaskHandle.TaskHandle<unknown, unknown>) => memory.has(handle?.id)
-    const executor: Executor & SubmitsIn = {
-      reliability: "durable",
-      ...submitting((fiber, task, submitOptions) =>
-        Task.isTaskCall(task) ? engine.submit(task, submitOptions) : memory.submitIn(fiber, task, submitOptions)
-      ),
-      status: (handle) => inMemory(handle) ? memory.status(handle) : engine.status(handle),
-      await: (handle) => (inMemory(handle) ? memory.await(handle) : engine.await(handle)) as Effect.Effect<any, any>,
-      interrupt: (handle) => inMemory(handle) ? memory.interrupt(handle) : engine.interrupt(handle)
-    }
-    const volatile = memoryAdmin(memory)
-    const admin: ExecutorAdmin = {
-      inspect: (id) => memory.has(id) ? volatile.inspect(id) : engine.admin.inspect(id),
-      list: (listOptions) =>
-        Effect.map(engine.admin.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), (stored) =>
-          [...memory.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), ...stored]
-            .sort((a, b) => b.createdAt - a.createdAt)
-            .slice(0, listOptions?.limit ?? 50)),
-      counts: () =>
-        Effect.map(engine.admin.counts(), (stored) => {
-          const merged = new Map(stored.map((c) => [`${c.queue}\u0000${c.state}`, c]))
-          for (const c of memory.counts()) {
-            const key = `${c.queue}\u0000${c.state}`
-            merged.set(key, { ...c, count: c.count + (merged.get(key)?.count ?? 0) })
-          }
-          return Array.from(merged.values())
-        }),
-      retry: (id) => memory.has(id) ? volatile.retry(id) : engine.admin.retry(id),
-      cancel: (id) => memory.has(id) ? volatile.cancel(id) : engine.admin.cancel(id),
-      prune: () => Effect.map(engine.admin.prune(), (n) => n + memory.prune()),
-      hashSession: volatile.hashSession
-    }
-    return Context.make(Executor, executor).pipe(
-      Context.add(DurableExecutor, durable),
-      Context.add(ExecutorAdmin, admin)
-    )
-  }))
+) => Layer.Layer<Executor | DurableExecutor | ExecutorAdmin, InvalidOptions, TaskStore | Task.Task.Context<Tasks[number]>> =
+  internal.layerStore
+
+/**
+ * The options of a durable layer that config can give: all of `DurableOptions` but `tasks`, which
+ * are values (the `Task`s themselves) and are given beside the config.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DurableConfig = Omit<DurableOptions<never>, "tasks">
+
+/**
+ * `layerStore` with its options read from config when the layer is built; the tasks are given
+ * beside it. A missing or malformed value, or one `layerStore` would refuse, fails the layer with a
+ * `ConfigError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStoreConfig: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<DurableConfig>
+) => Layer.Layer<
+  Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | InvalidOptions,
+  TaskStore | Task.Task.Context<Tasks[number]>
+> = internal.layerStoreConfig
 
 /**
  * The durable executor on an embedded SQLite file: the default. Provides `Executor` and
@@ -436,14 +320,38 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
  * @since 0.1.0
  * @category layers
  */
-export const layerSqlite = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+export const layerSqlite: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks> & SqliteStore.Options
-): Layer.Layer<
+) => Layer.Layer<
   Executor | DurableExecutor | ExecutorAdmin,
   StoreUnavailable | InvalidOptions,
   Task.Task.Context<Tasks[number]>
-> =>
-  layerStore(options).pipe(Layer.provide(SqliteStore.layer(options)))
+> = internal.layerSqlite
+
+/**
+ * `layerSqlite` with its options read from config when the layer is built; the tasks are given
+ * beside it. A missing or malformed value, or one `layerSqlite` would refuse (a `concurrency` of
+ * 0), fails the layer with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * Layer.provide(server, Executor.layerSqliteConfig([SendWelcome], {
+ *   filename: Config.string("TASKS_DB"),
+ *   concurrency: Config.integer("TASKS_CONCURRENCY").pipe(Config.withDefault(16))
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqliteConfig: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<DurableConfig & SqliteStore.Options>
+) => Layer.Layer<
+  Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
+  Task.Task.Context<Tasks[number]>
+> = internal.layerSqliteConfig
 
 /**
  * The distributed durable executor on PostgreSQL: every process that points at the database
@@ -462,10 +370,38 @@ export const layerSqlite = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
  * @since 0.1.0
  * @category layers
  */
-export const layerPg = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+export const layerPg: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
   options: DurableOptions<Tasks> & PgStore.Options
-): Layer.Layer<
+) => Layer.Layer<
   Executor | DurableExecutor | ExecutorAdmin,
   StoreUnavailable | InvalidOptions,
   PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
-> => layerStore(options).pipe(Layer.provide(PgStore.layer(options)))
+> = internal.layerPg
+
+/**
+ * `layerPg` with its options read from config when the layer is built; the tasks are given beside
+ * it. A missing or malformed value, or one `layerPg` would refuse, fails the layer with a
+ * `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * server.pipe(
+ *   Layer.provide(Executor.layerPgConfig([SendWelcome], {
+ *     schema: Config.string("TASKS_SCHEMA").pipe(Config.withDefault("effect_executor")),
+ *     runTasks: Config.boolean("RUN_TASKS").pipe(Config.withDefault(true))
+ *   })),
+ *   Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPgConfig: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+  tasks: Tasks,
+  config: Config.Config.Wrap<DurableConfig & PgStore.Options>
+) => Layer.Layer<
+  Executor | DurableExecutor | ExecutorAdmin,
+  ConfigError.ConfigError | StoreUnavailable | InvalidOptions,
+  PgClient.PgClient | SqlClient.SqlClient | Task.Task.Context<Tasks[number]>
+> = internal.layerPgConfig

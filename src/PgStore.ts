@@ -13,7 +13,8 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
-import { Effect, Layer } from "effect"
+import type { ConfigError } from "effect"
+import { Config, Effect, Layer } from "effect"
 import type { StoreUnavailable } from "./ExecutorError.js"
 import { loadStoreModule } from "./internal/store/load.js"
 import * as TaskStore from "./TaskStore.js"
@@ -63,3 +64,22 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<TaskStore.TaskStore, StoreUnavailable, SqlClient.SqlClient | PgClient.PgClient> =>
   Layer.effect(TaskStore.TaskStore, make(options))
+
+/**
+ * A `TaskStore` on the PostgreSQL client in context, its options read from config when the layer
+ * is built. A missing or malformed value fails the layer with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * const store = PgStore.layerConfig({ schema: Config.string("TASKS_SCHEMA") }).pipe(
+ *   Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<TaskStore.TaskStore, StoreUnavailable | ConfigError.ConfigError, SqlClient.SqlClient | PgClient.PgClient> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

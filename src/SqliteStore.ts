@@ -9,7 +9,8 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer } from "effect"
+import type { ConfigError } from "effect"
+import { Config, Effect, Layer } from "effect"
 import { resolve } from "node:path"
 import type { StoreUnavailable } from "./ExecutorError.js"
 import { loadStoreModule } from "./internal/store/load.js"
@@ -79,3 +80,23 @@ export const layerClient = (
  */
 export const layer = (options: Options): Layer.Layer<TaskStore.TaskStore, StoreUnavailable> =>
   Layer.effect(TaskStore.TaskStore, make(resolve(options.filename))).pipe(Layer.provide(layerClient(options)))
+
+/**
+ * A `TaskStore` on a SQLite file, its options read from config when the layer is built. A missing
+ * or malformed value fails the layer with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * const store = SqliteStore.layerConfig({
+ *   filename: Config.string("TASKS_DB"),
+ *   synchronous: Config.literal("FULL", "NORMAL", "OFF")("TASKS_SYNCHRONOUS").pipe(Config.withDefault("FULL"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<TaskStore.TaskStore, StoreUnavailable | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

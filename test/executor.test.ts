@@ -16,7 +16,7 @@ import {
   TestClock
 } from "effect"
 import { Executor, ExecutorError, Task, TaskHandle, TaskStatus } from "../src/index.js"
-import { fromSupervisor, makeMemory } from "../src/Executor.js"
+import { fromSupervisor, makeMemory } from "../src/internal/executor.js"
 import { awaitSleepers, recordingTracer } from "./support.js"
 
 class ReportError extends Schema.TaggedError<ReportError>()("ReportError", { reason: Schema.String }) {}

@@ -7,6 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
+import { afterAll } from "vitest"
 
 export const pgUrl = process.env.EFFECT_EXECUTOR_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
@@ -42,3 +43,14 @@ export const dropSchemas = (schemas: ReadonlyArray<string>) =>
     Effect.forEach(schemas, (schema) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`, { discard: true })
   ).pipe(Effect.provide(pgClientLayer({ maxConnections: 1 })), Effect.orDie)
 
+
+/** A maker of fresh schema names (`freshSchema`), each dropped after the calling file's tests. */
+export const schemasDroppedAfterAll = (): () => string => {
+  const schemas: Array<string> = []
+  afterAll(() => pgAvailable && schemas.length > 0 ? Effect.runPromise(dropSchemas(schemas)) : undefined)
+  return () => {
+    const schema = freshSchema()
+    schemas.push(schema)
+    return schema
+  }
+}
