@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The effect-executor command line: runs the compiled src/internal/cli.ts from dist/ (built by
+// The effect-executor command line: runs the compiled src/internal/cli/ from dist/ (built by
 // `npm run build`, which `npm install`/`npm ci` of a clone and `npm pack` run). Run `effect-executor --help`.
 
 // `effect-executor list | head` closes stdout early: that is no reason for a stack trace.
@@ -13,23 +13,13 @@ const fail = (error) => {
   process.exit(1)
 }
 
-const load = (module) =>
-  import(module).catch((error) =>
-    fail(error?.code === "ERR_MODULE_NOT_FOUND" && String(error.message).includes("/dist/internal/")
-      ? new Error("dist/ is missing: run `npm run build` in the effect-executor package")
-      : error)
-  )
-
-const argv = process.argv.slice(2)
-// Help is a constant: answered without loading Effect and the commands (0.1 s instead of 0.6 s).
-const { asksForHelp, usage } = await load("../dist/internal/cliHelp.js")
-if (asksForHelp(argv)) {
-  process.stdout.write(usage)
-} else {
-  const { main } = await load("../dist/internal/cli.js")
-  try {
-    process.exitCode = await main(argv)
-  } catch (error) {
-    fail(error)
-  }
+const { main } = await import("../dist/internal/cli/main.js").catch((error) =>
+  fail(error?.code === "ERR_MODULE_NOT_FOUND" && String(error.message).includes("/dist/internal/")
+    ? new Error("dist/ is missing: run `npm run build` in the effect-executor package")
+    : error)
+)
+try {
+  process.exitCode = await main(process.argv.slice(2))
+} catch (error) {
+  fail(error)
 }

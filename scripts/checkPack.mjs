@@ -143,7 +143,7 @@ for (const name of modules) {
   const module = await import(name)
   if (Object.keys(module).length === 0) throw new Error(name + " exports nothing")
 }
-for (const name of ["effect-executor/internal/cli.js", "effect-executor/dist/index.js", "effect-executor/src/index.ts"]) {
+for (const name of ["effect-executor/internal/cli/main.js", "effect-executor/dist/index.js", "effect-executor/src/index.ts"]) {
   const error = await import(name).then(() => undefined, (error) => error)
   if (error?.code !== "ERR_PACKAGE_PATH_NOT_EXPORTED") throw new Error(name + " is importable: only public modules may be exported")
 }
@@ -206,7 +206,7 @@ const tsconfig = {
 
 const main = async () => {
   const dist = join(root, "dist")
-  if (!existsSync(join(dist, "index.js")) || !existsSync(join(dist, "internal", "cli.js"))) {
+  if (!existsSync(join(dist, "index.js")) || !existsSync(join(dist, "internal", "cli", "main.js"))) {
     throw new CheckFailed("dist/ is not built: run `npm run build` first (`npm run check:pack` does)")
   }
   const work = mkdtempSync(join(tmpdir(), "effect-executor-pack-"))
@@ -228,7 +228,7 @@ const main = async () => {
       const [packed] = JSON.parse(result.stdout)
       tarball = join(work, packed.filename)
       const files = packed.files.map((file) => file.path)
-      for (const needed of ["dist/index.js", "dist/index.d.ts", "dist/internal/cli.js", "bin/effect-executor.mjs", "README.md"]) {
+      for (const needed of ["dist/index.js", "dist/index.d.ts", "dist/internal/cli/main.js", "bin/effect-executor.mjs", "README.md"]) {
         if (!files.includes(needed)) throw new CheckFailed(`the tarball lacks ${needed}`)
       }
       const stray = files.filter((file) => /^(test|bench|examples|scripts|\.ci)\//.test(file) || file.endsWith(".db"))
@@ -302,7 +302,7 @@ const main = async () => {
       const at = performance.now()
       const help = await run(bin, ["--help"], { cwd: app })
       const helpTime = seconds(at)
-      if (help.code !== 0 || !help.stdout.startsWith("Usage: effect-executor")) {
+      if (help.code !== 0 || !help.stdout.includes("$ effect-executor")) {
         throw new CheckFailed(`effect-executor --help: exit ${help.code}: ${help.stderr.trim()}`)
       }
       const pg = await run(bin, ["list", "--pg", "postgres://127.0.0.1:9/none"], { cwd: app })

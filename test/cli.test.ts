@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { execFile } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -144,14 +144,26 @@ interface TaskJson {
 }
 
 describe("command line", () => {
-  it("--help prints the usage", async () => {
+  it("--help prints the usage of every command, and <command> --help that command's options", async () => {
     const run = await cli("--help")
     expectOk(run)
-    expect(run.stdout).toMatch(/^Usage: effect-executor <command>/)
-    for (const command of ["list", "status ID", "retry ID", "cancel ID", "prune", "--json", "--older-than"]) {
-      expect(run.stdout).toContain(command)
+    expect(run.stdout).toMatch(/^effect-executor\n/)
+    expect(run.stdout).toContain("$ effect-executor")
+    for (const word of ["list", "status", "retry", "cancel", "prune", "<ID>", "--sqlite FILE", "--pg URL", "--json", "--older-than"]) {
+      expect(run.stdout).toContain(word)
     }
-    expect((await cli("status", "--help")).stdout).toBe(run.stdout)
+    // not a terminal: no colours
+    expect(run.stdout).not.toContain("\u001b[")
+
+    const status = await cli("status", "--help")
+    expectOk(status)
+    expect(status.stdout).toMatch(/^\$ status .*<ID>$/m)
+    expect(status.stdout).toContain("--schema NAME")
+    expect(status.stdout).not.toContain("--older-than")
+    expect((await cli("help", "status")).stdout).toBe(status.stdout)
+
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
+    expect(await cli("--version")).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" })
   })
 
   it("list prints a table of the recent tasks, newest first, and the counts by queue and state", async () => {
@@ -356,18 +368,20 @@ describe("command line", () => {
     await expectErrors([
       [[], 2, "missing command"],
       [["lst", "--sqlite", filename], 2, `unknown command "lst"`],
-      [["status", "--sqlite", filename], 2, "status needs a task ID"],
-      [["retry", "--json", "--sqlite", filename], 2, "retry needs a task ID"],
-      [["list", "--verbose", "--sqlite", filename], 2, "unknown option --verbose"],
-      [["list", "-v", "--sqlite", filename], 2, "unknown option -v"],
+      [["status", "--sqlite", filename], 2, "missing argument <ID>"],
+      [["retry", "--json", "--sqlite", filename], 2, "missing argument <ID>"],
+      [["list", "--verbose", "--sqlite", filename], 2, "unknown argument: '--verbose'"],
+      [["list", "-v", "--sqlite", filename], 2, "unknown argument: '-v'"],
       [["status", "not-an-id", "--sqlite", filename], 2, `malformed task ID "not-an-id"`],
       [["list", "--state", "done", "--sqlite", filename], 2, `bad --state "done"`],
       [["list", "--limit", "many", "--sqlite", filename], 2, `bad --limit "many"`],
       [["prune", "--older-than", "soon", "--sqlite", filename], 2, `bad --older-than "soon"`],
-      [["status", id, "--state", "failed", "--sqlite", filename], 2, "--state does not apply to status"],
+      [["status", id, "--state", "failed", "--sqlite", filename], 2, "unknown argument: '--state'"],
       [["list", "--sqlite", filename, "--pg", pgUrl], 2, "either --sqlite or --pg, not both"],
       [["list"], 2, "--sqlite FILE or --pg URL"],
       [["list", "--sqlite"], 2, "--sqlite needs a value"],
+      [["list", "--sqlite", "--json"], 2, "--sqlite needs a value"],
+      [["list", "--sqlite", filename, "--queue"], 2, "--queue needs a value"],
       [["list", "--pg", "not a url"], 2, "--pg needs a URL"]
     ])
   }, 120_000)
