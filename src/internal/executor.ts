@@ -5,14 +5,15 @@ import { Config, ConfigError, Context, Duration, Effect, type Fiber, Layer, Reda
 import { DurableExecutor } from "../DurableExecutor.js"
 import type * as Executor from "../Executor.js"
 import { ExecutorAdmin } from "../ExecutorAdmin.js"
-import { InvalidOptions, type StoreUnavailable, type SubmitError, TaskNotFound } from "../ExecutorError.js"
+import { InvalidOptions, type StoreUnavailable, type SubmitError } from "../ExecutorError.js"
 import * as PgStore from "../PgStore.js"
 import * as SqliteStore from "../SqliteStore.js"
 import * as Task from "../Task.js"
 import { TaskStore } from "../TaskStore.js"
 import * as TaskHandle from "../TaskHandle.js"
 import { type DurableEngine, makeDurableEngine } from "./durableEngine.js"
-import { hashSession, randomSessionKey } from "./sessionHash.js"
+import { randomSessionKey } from "./sessionHash.js"
+import { countRetained, listRetained, memoryAdmin } from "./memory/admin.js"
 import { makeSupervisor, type Supervisor, type SupervisorConfig } from "./supervisor.js"
 
 /** @internal */
@@ -101,25 +102,6 @@ export const fromSupervisor = (supervisor: Supervisor): Executor.Executor => ({
   interrupt: (handle) => supervisor.interrupt(handle)
 })
 
-/**
- * The `ExecutorAdmin` of a memory supervisor.
- *
- * @internal
- */
-export const memoryAdmin = (supervisor: Supervisor): ExecutorAdmin => ({
-  inspect: (id) =>
-    Effect.suspend(() => {
-      const info = supervisor.entryInfo(id)
-      return info === undefined ? Effect.fail(new TaskNotFound({ id })) : Effect.succeed(info)
-    }),
-  list: (options) => Effect.sync(() => supervisor.list({ ...options, limit: options?.limit ?? 50 })),
-  counts: () => Effect.sync(() => supervisor.counts()),
-  retry: (id) => supervisor.retry(id),
-  cancel: (id) => supervisor.interrupt(TaskHandle.unsafeMake(id)),
-  prune: () => Effect.sync(() => supervisor.prune()),
-  hashSession: (session) => hashSession(supervisor.config.sessionKey, session)
-})
-
 /** @internal */
 export const layerMemory = (options?: Executor.MemoryOptions): Layer.Layer<Executor.Executor | ExecutorAdmin> =>
   Layer.scopedContext(
@@ -153,13 +135,13 @@ const mergedAdmin = (memory: Supervisor, engine: DurableEngine): ExecutorAdmin =
     inspect: (id) => memory.has(id) ? volatile.inspect(id) : engine.admin.inspect(id),
     list: (listOptions) =>
       Effect.map(engine.admin.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), (stored) =>
-        [...memory.list({ ...listOptions, limit: listOptions?.limit ?? 50 }), ...stored]
+        [...listRetained(memory, { ...listOptions, limit: listOptions?.limit ?? 50 }), ...stored]
           .sort((a, b) => b.createdAt - a.createdAt)
           .slice(0, listOptions?.limit ?? 50)),
     counts: () =>
       Effect.map(engine.admin.counts(), (stored) => {
         const merged = new Map(stored.map((c) => [`${c.queue}\u0000${c.state}`, c]))
-        for (const c of memory.counts()) {
+        for (const c of countRetained(memory)) {
           const key = `${c.queue}\u0000${c.state}`
           merged.set(key, { ...c, count: c.count + (merged.get(key)?.count ?? 0) })
         }

@@ -1,5 +1,5 @@
 import type { Clock, Exit, Runtime } from "effect"
-import { Context, Duration, Effect, Fiber, FiberSet, Tracer } from "effect"
+import { Duration, Effect, Fiber, FiberSet } from "effect"
 import type { SubmitOptions } from "../../Executor.js"
 import {
   ExecutorBusy,
@@ -9,19 +9,16 @@ import {
   type TaskInterrupted,
   TaskNotFound
 } from "../../ExecutorError.js"
-import * as ExecutorAdmin from "../../ExecutorAdmin.js"
 import * as Task from "../../Task.js"
 import * as TaskHandle from "../../TaskHandle.js"
 import type * as TaskStatus from "../../TaskStatus.js"
-import { isWellFormedTaskId, randomTaskId } from "../handleId.js"
+import { isWellFormedTaskId } from "../handleId.js"
 import { openHoldOf, type ResponseHolder } from "../requestHold.js"
-import { hashSession } from "../sessionHash.js"
 import { taskMetrics } from "../taskMetrics.js"
-import { isTracing } from "../run/span.js"
 import { logDrain, logDrainTimedOut, outcomeOf } from "../run/attempt.js"
 import { refsOf, RetryAt, taskEffect, timerEffect } from "./attempt.js"
-import { Entry, hooksOf, type Lane, makeLane, readyDefaultLane, readyLane } from "./entry.js"
-import { awaitEntry, countsOf, infoOf, type ListOptions, listOf, statusOf } from "./info.js"
+import { type Entry, entryOf, type Lane, makeLane, readyDefaultLane, readyLane } from "./entry.js"
+import { awaitEntry, statusOf } from "./info.js"
 import { TaskRegistry } from "./registry.js"
 import { resolveSubmission } from "./submission.js"
 
@@ -58,7 +55,7 @@ export class Supervisor implements ResponseHolder<Entry> {
    * When the supervisor was made: entries keep their times relative to it, as small integers that
    * V8 stores in the entry itself rather than as one boxed number per field.
    */
-  private readonly epoch: number
+  readonly epoch: number
   /** Entries held, delayed, queued or running. */
   private unfinished = 0
   private readonly lanes = new Map<string, Lane>()
@@ -120,25 +117,7 @@ export class Supervisor implements ResponseHolder<Entry> {
     const submission = resolveSubmission(task, options, this.lanes, this.defaultLane, now + this.epoch)
     if (Effect.isEffect(submission)) return submission
     const context = fiber.currentContext
-    const traced = isTracing(fiber)
-    const entry = new Entry(
-      randomTaskId(),
-      submission.name,
-      submission.lane,
-      hooksOf(submission.lane, submission.name),
-      submission.priority,
-      this.seq++,
-      submission.body,
-      fiber.getFiberRefs(),
-      traced,
-      traced ? Context.getOrElse(context, Tracer.ParentSpan, () => undefined) : undefined,
-      options?.onAbort ?? submission.task?.onAbort ?? "run",
-      submission.delayMillis,
-      key,
-      submission.task,
-      options?.session === undefined ? undefined : hashSession(this.config.sessionKey, options.session),
-      now
-    )
+    const entry = entryOf(fiber, submission, options, this.seq++, this.config.sessionKey, now)
     this.registry.add(entry)
     this.unfinished++
     this.addPending(entry.lane, 1)
@@ -210,40 +189,31 @@ export class Supervisor implements ResponseHolder<Entry> {
   }
 
   /** The entry under an id, if it is retained. */
-  entryInfo(id: string): ExecutorAdmin.TaskInfo | undefined {
-    const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.now()) : undefined
-    return entry === undefined ? undefined : infoOf(entry, this.epoch)
+  retained(id: string): Entry | undefined {
+    return isWellFormedTaskId(id) ? this.registry.get(id, this.now()) : undefined
   }
 
-  /** Retained tasks, newest first. */
-  list(options: ListOptions): Array<ExecutorAdmin.TaskInfo> {
-    return listOf(this.registry.values(this.now()), this.epoch, options)
+  /** Retained entries, newest first. */
+  retainedAll(): ReadonlyArray<Entry> {
+    return this.registry.values(this.now())
   }
 
-  counts(): Array<ExecutorAdmin.TaskCount> {
-    return countsOf(this.registry.values(this.now()))
+  /** Runs a failed or interrupted task again, from its first attempt (see `memory/admin.ts`). */
+  rerun(entry: Entry): void {
+    entry.attempt = 0
+    entry.failedSince = -1
+    entry.error = undefined
+    entry.finishedAt = 0
+    entry.startedAt = -1
+    this.registry.reopen(entry)
+    this.unfinished++
+    this.addPending(entry.lane, 1)
+    this.enqueue(entry, true, this.now())
   }
 
-  /** Runs a failed or interrupted task again, from its first attempt. */
-  retry(id: string): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> {
-    return Effect.suspend((): Effect.Effect<void, TaskNotFound | ExecutorAdmin.NotRetryable> => {
-      const entry = isWellFormedTaskId(id) ? this.registry.get(id, this.now()) : undefined
-      if (entry === undefined) return Effect.fail(new TaskNotFound({ id }))
-      if ((entry.state !== "Failed" && entry.state !== "Interrupted") || entry.body === undefined) {
-        return Effect.fail(new ExecutorAdmin.NotRetryable({ id, reason: `it is ${entry.state}` }))
-      }
-      if (this.closed) return Effect.fail(new ExecutorAdmin.NotRetryable({ id, reason: "the executor is closed" }))
-      entry.attempt = 0
-      entry.failedSince = -1
-      entry.error = undefined
-      entry.finishedAt = 0
-      entry.startedAt = -1
-      this.registry.reopen(entry)
-      this.unfinished++
-      this.addPending(entry.lane, 1)
-      this.enqueue(entry, true, this.now())
-      return Effect.void
-    })
+  /** Whether intake has stopped (the layer is closing). */
+  get isClosed(): boolean {
+    return this.closed
   }
 
   /** Forgets finished tasks past their retention; answers how many. */

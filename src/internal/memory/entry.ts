@@ -1,7 +1,13 @@
-import type { Effect, Fiber, FiberRefs, MetricHook, Tracer } from "effect"
+import type { Effect, FiberRefs, MetricHook } from "effect"
+import { Context, type Fiber, Tracer } from "effect"
+import type { SubmitOptions } from "../../Executor.js"
 import type * as Task from "../../Task.js"
+import { randomTaskId } from "../handleId.js"
+import { isTracing } from "../run/span.js"
+import { hashSession } from "../sessionHash.js"
 import { type Hooks, taskMetrics } from "../taskMetrics.js"
 import { TaskHeap } from "./heap.js"
+import type { Submission } from "./submission.js"
 
 /** Where a memory task stands. @internal */
 export type State = "Held" | "Delayed" | "Queued" | "Running" | "Succeeded" | "Failed" | "Interrupted"
@@ -116,4 +122,39 @@ export const readyLane = (lanes: Iterable<Lane>): Lane | undefined => {
     }
   }
   return best
+}
+
+/**
+ * A new entry for a checked submission from `fiber`, the submitting fiber: its refs (services,
+ * logger, clock, tracer) and, when it traces, its span go with the task.
+ *
+ * @internal
+ */
+export const entryOf = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  submission: Submission,
+  options: SubmitOptions | undefined,
+  seq: number,
+  sessionKey: string,
+  now: number
+): Entry => {
+  const traced = isTracing(fiber)
+  return new Entry(
+    randomTaskId(),
+    submission.name,
+    submission.lane,
+    hooksOf(submission.lane, submission.name),
+    submission.priority,
+    seq,
+    submission.body,
+    fiber.getFiberRefs(),
+    traced,
+    traced ? Context.getOrElse(fiber.currentContext, Tracer.ParentSpan, () => undefined) : undefined,
+    options?.onAbort ?? submission.task?.onAbort ?? "run",
+    submission.delayMillis,
+    options?.idempotencyKey,
+    submission.task,
+    options?.session === undefined ? undefined : hashSession(sessionKey, options.session),
+    now
+  )
 }
