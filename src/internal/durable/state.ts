@@ -1,0 +1,129 @@
+/**
+ * What the parts of the durable engine share: its settings, the lanes, the attempts running in
+ * this process, the held rows of its open responses, local waiters, and the claim loop's wake-up.
+ * Everything that matters is in the store; this is bounded by the concurrency and by the requests
+ * in flight.
+ *
+ * @internal
+ */
+import { Deferred, Duration, Effect, Exit, type Fiber, Queue } from "effect"
+import type * as Task from "../../Task.js"
+import type * as TaskStore from "../../TaskStore.js"
+import { randomTaskId } from "../handleId.js"
+
+/** @internal */
+export interface DurableConfig {
+  readonly tasks: ReadonlyArray<Task.Task.Any>
+  readonly concurrency: number
+  readonly queues: Readonly<Record<string, { readonly concurrency: number }>>
+  /** Held and queued rows in the store allowed before `submit` fails; `Infinity`: the table is the bound. */
+  readonly maxBacklog: number
+  readonly leaseDuration: Duration.Duration
+  readonly pollInterval: Duration.Duration
+  readonly drainTimeout: Duration.Duration
+  readonly retention: Duration.Duration
+  readonly groupCommit: boolean
+  readonly runTasks: boolean
+  /** How long a process may go without a liveness beat before others take its tasks over. */
+  readonly takeoverAfter: Duration.Duration
+  /** The key submits' sessions are hashed with before they are stored. */
+  readonly sessionKey: string
+}
+
+/** A queue's slots in this process. @internal */
+export interface Lane {
+  readonly name: string
+  readonly concurrency: number
+  running: number
+}
+
+/** An attempt running in this process. @internal */
+export interface RunningTask {
+  fiber: Fiber.RuntimeFiber<void>
+  /** Why the fiber was interrupted, if it was: decides what the store is told. */
+  stop: "cancelled" | "lost" | "shutdown" | undefined
+  /** The attempt is over and its end is being written: a cancellation comes too late to stop it. */
+  ending: boolean
+}
+
+/** @internal */
+export interface EngineState {
+  readonly store: TaskStore.TaskStore
+  readonly config: DurableConfig
+  /** This process, as the store knows it (claims, leases, liveness). */
+  readonly owner: string
+  readonly now: () => number
+  readonly leaseMillis: number
+  readonly tasks: ReadonlyMap<string, Task.Task.Any>
+  readonly lanes: ReadonlyMap<string, Lane>
+  readonly running: Map<string, RunningTask>
+  /** Rows this process holds for its open responses. */
+  readonly heldIds: Set<string>
+  readonly localWaiters: Map<string, Deferred.Deferred<void>>
+  readonly wakeups: Queue.Queue<void>
+  totalRunning: number
+  /** Intake has stopped. */
+  closed: boolean
+  /** The claim loop claims. */
+  claiming: boolean
+  /** Set while shutting down: called once nothing runs and nothing is held any more. */
+  onIdle: (() => void) | undefined
+}
+
+/** @internal */
+export const makeState = (store: TaskStore.TaskStore, config: DurableConfig): Effect.Effect<EngineState> =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const lanes = new Map<string, Lane>([["default", { name: "default", concurrency: config.concurrency, running: 0 }]])
+    for (const [name, lane] of Object.entries(config.queues)) {
+      if (name !== "default") lanes.set(name, { name, concurrency: lane.concurrency, running: 0 })
+    }
+    return {
+      store,
+      config,
+      owner: randomTaskId(),
+      now: () => clock.unsafeCurrentTimeMillis(),
+      leaseMillis: Duration.toMillis(config.leaseDuration),
+      tasks: new Map(config.tasks.map((task) => [task.name, task] as const)),
+      lanes,
+      running: new Map(),
+      heldIds: new Set(),
+      localWaiters: new Map(),
+      wakeups: yield* Queue.sliding<void>(1),
+      totalRunning: 0,
+      closed: false,
+      claiming: config.runTasks,
+      onIdle: undefined
+    }
+  })
+
+/** Wakes the claim loop: a task may be ready, or a slot free. @internal */
+export const wake = (state: EngineState): void => {
+  state.wakeups.unsafeOffer(undefined)
+}
+
+/** Calls `onIdle` once nothing runs and nothing is held. @internal */
+export const checkIdle = (state: EngineState): void => {
+  if (state.onIdle !== undefined && state.running.size === 0 && state.heldIds.size === 0) {
+    const idle = state.onIdle
+    state.onIdle = undefined
+    idle()
+  }
+}
+
+/** Wakes the local `await` of a task that has ended here. @internal */
+export const notifyFinished = (state: EngineState, id: string): void => {
+  const waiter = state.localWaiters.get(id)
+  if (waiter !== undefined) {
+    state.localWaiters.delete(id)
+    Deferred.unsafeDone(waiter, Exit.void)
+  }
+}
+
+/** Interrupts a running attempt, saying why (which decides what the store is told). @internal */
+export const stopRunning = (state: EngineState, id: string, why: "cancelled" | "lost" | "shutdown"): void => {
+  const entry = state.running.get(id)
+  if (entry === undefined || entry.stop !== undefined || (why === "cancelled" && entry.ending)) return
+  entry.stop = why
+  entry.fiber.unsafeInterruptAsFork(entry.fiber.id())
+}
