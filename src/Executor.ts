@@ -57,7 +57,7 @@ export interface SubmitOptions {
   readonly delay?: Duration.DurationInput | undefined
   /** Queue no earlier than this instant (epoch milliseconds or a `Date`). Wins over `delay`. */
   readonly runAt?: Date | number | undefined
-  /** Higher runs first among queued tasks; ties run in submission order. Default 0. */
+  /** An integer: higher runs first among queued tasks; ties run in submission order. Default 0. */
   readonly priority?: number | undefined
   /** A named lane with its own concurrency, declared in the layer's `queues`. */
   readonly queue?: string | undefined

@@ -350,7 +350,7 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
         expect(yield* Ref.get(yield* Probe)).toEqual(["once", "other"])
       }).pipe(withExecutor({ tasks: [Record] })))
 
-    it.live("with concurrency 1, higher priority runs first; an unknown queue is UnknownQueue", () =>
+    it.live("with concurrency 1, higher priority runs first; an unknown queue is UnknownQueue, bad options InvalidOptions", () =>
       Effect.gen(function*() {
         const gate = yield* Deferred.make<void>()
         const started = yield* Deferred.make<void>()
@@ -367,6 +367,11 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
           expect(yield* Ref.get(yield* Probe)).toEqual(["high", "normal", "low"])
           const unknown = yield* Effect.flip(Executor.submit(Record.make({ name: "x" }), { queue: "nope" }))
           expect(unknown).toBeInstanceOf(ExecutorError.UnknownQueue)
+          // one check of the options on both levels: a priority is an integer, a delay not negative
+          for (const options of [{ priority: 0.5 }, { priority: Number.NaN }, { delay: -1 }, { runAt: new Date(Number.NaN) }]) {
+            const refused = yield* Effect.flip(Executor.submit(Record.make({ name: "x" }), options))
+            expect(refused).toBeInstanceOf(ExecutorError.InvalidOptions)
+          }
         }).pipe(withExecutor({ tasks: [Gate, Record], concurrency: 1 }))
       }))
 

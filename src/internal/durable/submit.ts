@@ -11,11 +11,9 @@ import type { SubmitOptions } from "../../Executor.js"
 import {
   ExecutorBusy,
   ExecutorClosed,
-  InvalidOptions,
   InvalidPayload,
   type StoreUnavailable,
   type SubmitError,
-  UnknownQueue,
   UnknownTask
 } from "../../ExecutorError.js"
 import type * as Task from "../../Task.js"
@@ -25,7 +23,7 @@ import { randomTaskId } from "../handleId.js"
 import { onceABurst } from "../keepRunning.js"
 import { openHoldOf, type ResponseHolder } from "../requestHold.js"
 import { hashSession } from "../sessionHash.js"
-import { delayOf } from "../submission.js"
+import { placementOf } from "../submission.js"
 import { taskMetrics } from "../taskMetrics.js"
 import { makeGroupCommit } from "./groupCommit.js"
 import { checkIdle, type EngineState, notifyFinished, wake } from "./state.js"
@@ -114,17 +112,11 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
         if (state.closed) return Effect.fail(new ExecutorClosed())
         const task = call.task
         if (!tasks.has(task.name)) return Effect.fail(new UnknownTask({ name: task.name }))
-        const queue = options?.queue ?? task.queue ?? "default"
-        if (!lanes.has(queue)) return Effect.fail(new UnknownQueue({ queue }))
-        const priority = options?.priority ?? task.priority
-        if (!Number.isInteger(priority)) {
-          return Effect.fail(new InvalidOptions({ reason: "priority must be an integer for durable tasks" }))
-        }
         const at = now()
-        const delayMillis = delayOf(options, at)
-        if (delayMillis === undefined) {
-          return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
-        }
+        const placed = placementOf(options, task, lanes, at)
+        if (!("lane" in placed)) return Effect.fail(placed)
+        const { delayMillis, priority } = placed
+        const queue = placed.lane.name
         const encoded = Schema.encodeUnknownEither(task.payload as Schema.Schema<unknown, unknown>)(call.payload)
         if (Either.isLeft(encoded)) {
           return Effect.fail(

@@ -114,7 +114,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       return Effect.fail(new ExecutorBusy({ maxBacklog: this.config.maxBacklog }))
     }
     const now = this.now()
-    const submission = resolveSubmission(task, options, this.lanes, this.defaultLane, now + this.epoch)
+    const submission = resolveSubmission(task, options, this.lanes, now + this.epoch)
     if (Effect.isEffect(submission)) return submission
     const context = fiber.currentContext
     const entry = entryOf(fiber, submission, options, this.seq++, this.config.sessionKey, now)

@@ -1,8 +1,8 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import type { SubmitOptions } from "../../Executor.js"
-import { InvalidOptions, InvalidPayload, type SubmitError, UnknownQueue } from "../../ExecutorError.js"
+import { InvalidPayload, type SubmitError } from "../../ExecutorError.js"
 import * as Task from "../../Task.js"
-import { delayOf } from "../submission.js"
+import { placementOf } from "../submission.js"
 import type { Lane } from "./entry.js"
 
 /** A submit's task and options, checked: what an entry is made of. @internal */
@@ -25,7 +25,6 @@ export const resolveSubmission = (
   task: Effect.Effect<unknown, unknown, unknown> | Task.TaskCall.Any,
   options: SubmitOptions | undefined,
   lanes: ReadonlyMap<string, Lane>,
-  defaultLane: Lane,
   nowMillis: number
 ): Submission | Effect.Effect<never, SubmitError> => {
   let name: string
@@ -45,14 +44,8 @@ export const resolveSubmission = (
     name = options?.name ?? "effect"
     body = task as Effect.Effect<unknown, unknown>
   }
-  const queue = options?.queue ?? def?.queue
-  const lane = queue === undefined ? defaultLane : lanes.get(queue)
-  if (lane === undefined) return Effect.fail(new UnknownQueue({ queue: queue! }))
-  const priority = options?.priority ?? def?.priority ?? 0
-  if (!Number.isFinite(priority)) return Effect.fail(new InvalidOptions({ reason: "priority must be finite" }))
-  const delayMillis = delayOf(options, nowMillis)
-  if (delayMillis === undefined) {
-    return Effect.fail(new InvalidOptions({ reason: "delay must be a non-negative duration and runAt a valid date" }))
-  }
+  const placed = placementOf(options, def, lanes, nowMillis)
+  if (!("lane" in placed)) return Effect.fail(placed)
+  const { delayMillis, lane, priority } = placed
   return { name, body, task: def, lane, priority, delayMillis }
 }
