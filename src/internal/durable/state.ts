@@ -10,6 +10,7 @@ import { Deferred, Duration, Effect, Exit, type Fiber, Queue } from "effect"
 import type * as Task from "../../Task.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { randomTaskId } from "../handleId.js"
+import { makeLanes, type Slots } from "../run/lanes.js"
 
 /** @internal */
 export interface DurableConfig {
@@ -31,11 +32,7 @@ export interface DurableConfig {
 }
 
 /** A queue's slots in this process. @internal */
-export interface Lane {
-  readonly name: string
-  readonly concurrency: number
-  running: number
-}
+export type Lane = Slots
 
 /** An attempt running in this process. @internal */
 export interface RunningTask {
@@ -74,10 +71,7 @@ export interface EngineState {
 export const makeState = (store: TaskStore.TaskStore, config: DurableConfig): Effect.Effect<EngineState> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const lanes = new Map<string, Lane>([["default", { name: "default", concurrency: config.concurrency, running: 0 }]])
-    for (const [name, lane] of Object.entries(config.queues)) {
-      if (name !== "default") lanes.set(name, { name, concurrency: lane.concurrency, running: 0 })
-    }
+    const lanes = makeLanes(config.concurrency, config.queues, (name, concurrency): Lane => ({ name, concurrency, running: 0 }))
     return {
       store,
       config,

@@ -9,6 +9,7 @@ import { type StoreUnavailable, TaskFailed, type TaskFailure, UnknownTask } from
 import type * as TaskStore from "../../TaskStore.js"
 import { onceABurst } from "../keepRunning.js"
 import { logFailure, logRetry, outcomeOf, withAttempt } from "../run/attempt.js"
+import { freeSlots } from "../run/lanes.js"
 import { nextAttemptAt } from "../run/retryPolicy.js"
 import { taskMetrics } from "../taskMetrics.js"
 import { decodeJson, encodeExecutorError, encodeTaskError } from "./codec.js"
@@ -212,7 +213,7 @@ export const startWorkers = (state: EngineState): Effect.Effect<void, never, Sco
     const claimRound = Effect.gen(function*() {
       let filled = false
       for (const lane of lanes.values()) {
-        const free = Math.min(config.concurrency - state.totalRunning, lane.concurrency - lane.running)
+        const free = freeSlots(lane, state.totalRunning, config.concurrency)
         if (!state.claiming || free <= 0) continue
         const claimed = yield* store.claim({ owner, queue: lane.name, limit: free, now: now(), leaseMillis })
         if (!state.claiming) {

@@ -16,6 +16,7 @@ import { isWellFormedTaskId } from "../handleId.js"
 import { openHoldOf, type ResponseHolder } from "../requestHold.js"
 import { taskMetrics } from "../taskMetrics.js"
 import { logDrain, logDrainTimedOut, outcomeOf } from "../run/attempt.js"
+import { makeLanes } from "../run/lanes.js"
 import { refsOf, RetryAt, taskEffect, timerEffect } from "./attempt.js"
 import { type Entry, entryOf, type Lane, makeLane, readyDefaultLane, readyLane } from "./entry.js"
 import { awaitEntry, statusOf } from "./info.js"
@@ -58,7 +59,7 @@ export class Supervisor implements ResponseHolder<Entry> {
   readonly epoch: number
   /** Entries held, delayed, queued or running. */
   private unfinished = 0
-  private readonly lanes = new Map<string, Lane>()
+  private readonly lanes: Map<string, Lane>
   private readonly defaultLane: Lane
   private readonly singleLane: boolean
   private pending = 0
@@ -77,11 +78,8 @@ export class Supervisor implements ResponseHolder<Entry> {
     private readonly runFork: RunFork
   ) {
     this.epoch = clock.unsafeCurrentTimeMillis()
-    this.defaultLane = makeLane("default", config.concurrency)
-    this.lanes.set("default", this.defaultLane)
-    for (const [name, lane] of Object.entries(config.queues)) {
-      if (name !== "default") this.lanes.set(name, makeLane(name, lane.concurrency))
-    }
+    this.lanes = makeLanes(config.concurrency, config.queues, makeLane)
+    this.defaultLane = this.lanes.get("default")!
     this.singleLane = this.lanes.size === 1
     this.registry = new TaskRegistry(config.maxRetained, Duration.toMillis(config.retention))
   }

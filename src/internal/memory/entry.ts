@@ -6,6 +6,7 @@ import { randomTaskId } from "../handleId.js"
 import { isTracing } from "../run/span.js"
 import { hashSession } from "../sessionHash.js"
 import { type Hooks, taskMetrics } from "../taskMetrics.js"
+import type { Slots } from "../run/lanes.js"
 import { TaskHeap } from "./heap.js"
 import type { Submission } from "./submission.js"
 
@@ -13,10 +14,7 @@ import type { Submission } from "./submission.js"
 export type State = "Held" | "Delayed" | "Queued" | "Running" | "Succeeded" | "Failed" | "Interrupted"
 
 /** A queue: its concurrency, its running and pending counts, and its heap of queued entries. @internal */
-export interface Lane {
-  readonly name: string
-  readonly concurrency: number
-  running: number
+export interface Lane extends Slots {
   pending: number
   readonly heap: TaskHeap<Entry>
   /** Metric hooks per task name, so a submit does not build a key to find them. */
