@@ -23,7 +23,7 @@
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Logger, Option, Queue, Ref, Schedule, Schema, Scope, Stream, TestClock } from "effect"
-import { Executor, ExecutorError, type ExecutorAdmin, Task, TaskHandle, TaskStatus } from "../src/index.js"
+import { Executor, ExecutorAdmin, ExecutorError, Task, TaskHandle, TaskStatus } from "../src/index.js"
 import { readBody, request, startServer } from "./httpSupport.js"
 
 /** A service the tasks need: records the runs, in the test process. */
@@ -118,6 +118,25 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
           TaskStatus.Failed({ error: new Declined({ reason: "negative -1" }), attempts: 1 })
         )
         expect(yield* Ref.get(yield* Probe)).toEqual(["double 21", "double -1"])
+      }).pipe(withExecutor({ tasks: [Double] })))
+
+    it.live("the admin shows a status in its encoded form, the same on every layer", () =>
+      Effect.gen(function*() {
+        const admin = yield* ExecutorAdmin.ExecutorAdmin
+        const ok = yield* Executor.submit(Double.make({ n: 21 }))
+        yield* Executor.await(ok)
+        const failed = yield* Executor.submit(Double.make({ n: -1 }))
+        yield* Effect.flip(Executor.await(failed))
+        const delayed = yield* Executor.submit(Double.make({ n: 1 }), { delay: "1 hour" })
+        expect((yield* admin.inspect(ok.id)).status).toEqual({ _tag: "Succeeded", value: 42, attempts: 1 })
+        expect((yield* admin.inspect(failed.id)).status).toEqual({
+          _tag: "Failed",
+          error: { _tag: "Declined", reason: "negative -1" },
+          attempts: 1
+        })
+        const waiting = (yield* admin.inspect(delayed.id)).status
+        expect(waiting._tag === "Queued" && typeof waiting.runAt === "number" && waiting.runAt > Date.now()).toBe(true)
+        yield* Executor.interrupt(delayed)
       }).pipe(withExecutor({ tasks: [Double] })))
 
     it.live("interrupt of a running task runs its finalizer; await fails TaskInterrupted; status Interrupted", () =>

@@ -12,7 +12,7 @@ import * as TaskHandle from "../../TaskHandle.js"
 import type * as TaskStatus from "../../TaskStatus.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { isWellFormedTaskId } from "../handleId.js"
-import { infoOf, statusOf } from "./codec.js"
+import { infoOf, statusOf } from "../run/codec.js"
 import { type EngineState, notifyFinished, stopRunning, wake } from "./state.js"
 
 /** Store calls made on the caller's fiber must not run on a transaction the caller has open. */

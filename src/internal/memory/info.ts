@@ -1,8 +1,9 @@
-import { Effect, Either, Schema } from "effect"
-import { TaskFailed, TaskFailure, TaskInterrupted, UnknownTask } from "../../ExecutorError.js"
+import { Effect } from "effect"
+import { TaskInterrupted } from "../../ExecutorError.js"
 import type * as ExecutorAdmin from "../../ExecutorAdmin.js"
 import type { StoredState } from "../../TaskStore.js"
 import * as TaskStatus from "../../TaskStatus.js"
+import { encodeStatus } from "../run/codec.js"
 import type { Entry, State } from "./entry.js"
 
 /** An entry's status as `Executor.status` answers it. @internal */
@@ -57,19 +58,6 @@ export const storedStateOf = (state: State): StoredState =>
   state === "Held" ? "held" : state === "Delayed" || state === "Queued" ? "queued" : state === "Running" ? "running" :
   state === "Succeeded" ? "succeeded" : state === "Failed" ? "failed" : "interrupted"
 
-const encodeWith = (schema: Schema.Schema.All | undefined, value: unknown): unknown => {
-  if (schema === undefined) return value
-  const encoded = Schema.encodeUnknownEither(schema as Schema.Schema<unknown, unknown>)(value)
-  return Either.isRight(encoded) ? encoded.right : String(value)
-}
-
-const encodeError = (entry: Entry): unknown => {
-  const error = entry.error
-  if (error instanceof TaskFailed || error instanceof UnknownTask) return Schema.encodeSync(TaskFailure)(error)
-  if (entry.task !== undefined) return encodeWith(entry.task.failure, error)
-  return error instanceof Error ? { name: error.name, message: error.message } : error
-}
-
 const describeError = (error: unknown): string | undefined => {
   if (error === undefined) return undefined
   if (error instanceof Error) return error.message
@@ -78,25 +66,7 @@ const describeError = (error: unknown): string | undefined => {
 
 /** An entry as the admin shows it; `epoch` turns its relative times into epoch milliseconds. @internal */
 export const infoOf = (entry: Entry, epoch: number): ExecutorAdmin.TaskInfo => {
-  const status = statusOf(entry)
-  let encoded: ExecutorAdmin.EncodedStatus
-  switch (status._tag) {
-    case "Succeeded":
-      encoded = { _tag: "Succeeded", value: encodeWith(entry.task?.success, status.value), attempts: status.attempts }
-      break
-    case "Failed":
-      encoded = { _tag: "Failed", error: encodeError(entry), attempts: status.attempts }
-      break
-    case "Queued":
-      encoded = {
-        _tag: "Queued",
-        ...(status.runAt === undefined ? {} : { runAt: status.runAt.getTime() }),
-        ...(status.attempts === undefined ? {} : { attempts: status.attempts })
-      }
-      break
-    default:
-      encoded = status
-  }
+  const encoded = encodeStatus(entry.task, statusOf(entry))
   return {
     id: entry.id,
     name: entry.name,

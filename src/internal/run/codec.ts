@@ -1,6 +1,7 @@
 /**
- * How a durable task's state is stored and read back: payloads, results and errors as JSON
- * encoded with the task's Schemas, and a row as a typed `TaskStatus` or an operator's `TaskInfo`.
+ * The status codec of both levels: how a task's state is stored and read back (payloads, results
+ * and errors as JSON encoded with the task's Schemas; a stored row as a typed `TaskStatus` or an
+ * operator's `TaskInfo`), and a status's encoded form, from `TaskStatus.schema`.
  *
  * @internal
  */
@@ -165,4 +166,30 @@ const describeStoredError = (value: unknown): string | undefined => {
     if (text.length > 0) return text
   }
   return typeof value === "string" ? value : JSON.stringify(value)
+}
+
+/**
+ * A status in its encoded (JSON) form, as `ExecutorAdmin` shows it: a task call's with its task's
+ * Schemas (`TaskStatus.schema`); a plain effect's value as it is, and its error as
+ * `{ name, message }` when it is an `Error`.
+ *
+ * @internal
+ */
+export const encodeStatus = (
+  task: Task.Task.Any | undefined,
+  status: TaskStatus.TaskStatus<unknown, unknown>
+): EncodedStatus => {
+  if (task !== undefined) {
+    const encoded = Schema.encodeEither(
+      TaskStatus.schema(task.success as Schema.Schema<unknown, unknown>, task.failure as Schema.Schema<unknown, unknown>)
+    )(status)
+    if (Either.isRight(encoded)) return encoded.right
+  }
+  const plain = status._tag === "Failed" ? { ...status, error: plainError(status.error) } : status
+  return Schema.encodeSync(TaskStatus.schema(Schema.Unknown, Schema.Unknown))(plain as TaskStatus.TaskStatus<unknown, unknown>)
+}
+
+const plainError = (error: unknown): unknown => {
+  if (Schema.is(TaskFailure)(error)) return Schema.encodeSync(TaskFailure)(error)
+  return error instanceof Error ? { name: error.name, message: error.message } : error
 }
