@@ -5,7 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
 import { Executor } from "../src/index.js"
-import { executorConformance } from "./executorConformance.js"
+import { executorConformance, slowLoops } from "./executorConformance.js"
 import { dropSchemas, freshSchema, pgAvailable, pgClientLayer } from "./pgSupport.js"
 
 const dir = mkdtempSync(join(tmpdir(), "effect-executor-conformance-"))
@@ -23,14 +23,19 @@ const schemaForTest = () => {
 
 const durable = { leaseDuration: "2 seconds", pollInterval: "50 millis" } as const
 
-executorConformance("layerMemory", ({ tasks: _tasks, ...options }) => Executor.layerMemory(options))
+executorConformance("layerMemory", ({ slowLoops: _slow, tasks: _tasks, ...options }) => Executor.layerMemory(options))
 
-executorConformance("layerSqlite", (options) => Executor.layerSqlite({ filename: freshFile(), ...durable, ...options }))
+const timing = (slow: boolean | undefined) => slow ? slowLoops : durable
+
+executorConformance(
+  "layerSqlite",
+  ({ slowLoops: slow, ...options }) => Executor.layerSqlite({ filename: freshFile(), ...timing(slow), ...options })
+)
 
 describe.runIf(pgAvailable)("PostgreSQL", () => {
   executorConformance(
     "layerPg",
-    (options) =>
-      Executor.layerPg({ schema: schemaForTest(), ...durable, ...options }).pipe(Layer.provide(pgClientLayer()))
+    ({ slowLoops: slow, ...options }) =>
+      Executor.layerPg({ schema: schemaForTest(), ...timing(slow), ...options }).pipe(Layer.provide(pgClientLayer()))
   )
 })
