@@ -181,11 +181,7 @@ export interface MemoryOptions {
   readonly concurrency?: number | undefined
   /** Named lanes, each with its own concurrency limit (within the global one). */
   readonly queues?: Readonly<Record<string, { readonly concurrency: number }>> | undefined
-  /**
-   * Held, delayed and queued tasks allowed before `submit` fails with `ExecutorBusy`. Default
-   * 10,000; for the task calls of durable layers, which count the rows of every process on the
-   * store, no default: their queue is bounded by its table unless this is given.
-   */
+  /** Held, delayed and queued tasks allowed before `submit` fails with `ExecutorBusy`. Default 10,000 (durable task calls: unbounded). */
   readonly maxBacklog?: number | undefined
   /** How long finished tasks stay visible to `status` and `await`. Default 1 hour. */
   readonly retention?: Duration.DurationInput | undefined
@@ -386,10 +382,7 @@ export const layerPg: <const Tasks extends ReadonlyArray<Task.Task.Any>>(
  * @example
  * ```ts
  * server.pipe(
- *   Layer.provide(Executor.layerPgConfig([SendWelcome], {
- *     schema: Config.string("TASKS_SCHEMA").pipe(Config.withDefault("effect_executor")),
- *     runTasks: Config.boolean("RUN_TASKS").pipe(Config.withDefault(true))
- *   })),
+ *   Layer.provide(Executor.layerPgConfig([SendWelcome], { runTasks: Config.boolean("RUN_TASKS") })),
  *   Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") }))
  * )
  * ```
