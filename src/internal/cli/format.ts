@@ -6,7 +6,7 @@
  */
 import * as Options from "@effect/cli/Options"
 import type { StoredTask } from "../../TaskStore.js"
-import { parseStoredJson } from "../storedRow.js"
+import { parseStoredJson } from "../store/storedRow.js"
 
 /** `2025-01-02T13:04:05Z`, or `-` when absent. */
 export const formatTime = (millis: number | undefined): string =>

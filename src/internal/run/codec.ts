@@ -11,7 +11,7 @@ import { TaskFailed, TaskFailure, UnknownTask } from "../../ExecutorError.js"
 import type * as Task from "../../Task.js"
 import * as TaskStatus from "../../TaskStatus.js"
 import type * as TaskStore from "../../TaskStore.js"
-import { parseStoredJson } from "../storedRow.js"
+import { parseStoredJson } from "../store/storedRow.js"
 
 /** The stored form of an error: the task's own (encoded with its failure Schema) or the executor's. */
 type StoredError =

@@ -13,9 +13,9 @@ import { StoreUnavailable } from "../../ExecutorError.js"
 import type * as PgStore from "../../PgStore.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { randomTaskId } from "../handleId.js"
-import { checkTables } from "../migrations.js"
-import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "../sqlTaskStore.js"
-import { chunked, type ClaimedRow, refused, toClaimedTasks } from "../storedRow.js"
+import { checkTables } from "./migrations.js"
+import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "./sql.js"
+import { chunked, type ClaimedRow, refused, toClaimedTasks } from "./storedRow.js"
 
 const CHUNK = 1_000
 

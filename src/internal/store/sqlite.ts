@@ -9,9 +9,9 @@ import { Migrator, SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { StoreUnavailable } from "../../ExecutorError.js"
 import type * as TaskStore from "../../TaskStore.js"
-import { checkTables } from "../migrations.js"
-import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "../sqlTaskStore.js"
-import { chunked as chunks, type ClaimedRow, refused, toClaimedTasks } from "../storedRow.js"
+import { checkTables } from "./migrations.js"
+import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "./sql.js"
+import { chunked as chunks, type ClaimedRow, refused, toClaimedTasks } from "./storedRow.js"
 
 /** Lets the event loop run between prune's statements (better-sqlite3 runs each on it). */
 const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {

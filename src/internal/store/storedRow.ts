@@ -1,4 +1,4 @@
-import type * as TaskStore from "../TaskStore.js"
+import type * as TaskStore from "../../TaskStore.js"
 
 /** A row of the tasks table as both stores read it; PostgreSQL returns BIGINT as strings. @internal */
 export interface TaskRow {

@@ -4,8 +4,8 @@ import type * as Statement from "@effect/sql/Statement"
 import type { Fragment } from "@effect/sql/Statement"
 import { Cause, Effect, Option } from "effect"
 import { randomBytes } from "node:crypto"
-import { StoreUnavailable } from "../ExecutorError.js"
-import type * as TaskStore from "../TaskStore.js"
+import { StoreUnavailable } from "../../ExecutorError.js"
+import type * as TaskStore from "../../TaskStore.js"
 import { chunked, newRow, type TaskRow, taskColumns, toStoredTask } from "./storedRow.js"
 
 /** Enough rows per statement to stay under SQLite's 32,766 bound parameters (15 columns a row). */

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import type { StoreUnavailable } from "../ExecutorError.js"
-import { storeGuard } from "./sqlTaskStore.js"
+import type { StoreUnavailable } from "../../ExecutorError.js"
+import { storeGuard } from "./sql.js"
 
 /**
  * Runs a store's migrations, then reads every column the store uses from `table`. A table of the
