@@ -319,6 +319,26 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
         }).pipe(withExecutor({ tasks: [Flaky, Double], concurrency: 1 , slowLoops: true }))
       }))
 
+    it.effect("retry (TestClock): a task waiting for its retry can be interrupted; it never runs again", () =>
+      Effect.gen(function*() {
+        const attempts = yield* Ref.make(0)
+        const Failing = Task.make("Failing", {
+          payload: Schema.Void,
+          failure: Declined,
+          run: () => Ref.update(attempts, (n) => n + 1).pipe(Effect.zipRight(Effect.fail(new Declined({ reason: "no" })))),
+          retry: Schedule.spaced("10 seconds")
+        })
+        yield* Effect.gen(function*() {
+          const handle = yield* Executor.submit(Failing.make(undefined))
+          yield* eventually(Executor.status(handle), (s) => s._tag === "Queued" && s.attempts === 1)
+          yield* Executor.interrupt(handle)
+          expect(yield* Executor.status(handle)).toEqual(TaskStatus.Interrupted())
+          yield* TestClock.adjust("1 minute")
+          expect(yield* Effect.flip(Executor.await(handle))).toBeInstanceOf(ExecutorError.TaskInterrupted)
+          expect(yield* Ref.get(attempts)).toBe(1)
+        }).pipe(withExecutor({ tasks: [Failing], slowLoops: true }))
+      }))
+
     it.effect("retry (TestClock): a time-based schedule (upTo) ends the retries when its time is up", () =>
       Effect.gen(function*() {
         const Always = Task.make("Always", {
