@@ -24,7 +24,8 @@
  */
 import type { HttpApp } from "@effect/platform"
 import { Effect } from "effect"
-import { markRequest } from "./internal/requestHold.js"
+import type { ServerResponse } from "node:http"
+import * as internal from "./internal/requestHold.js"
 
 /**
  * Marks every request so that tasks submitted while it is handled run after its response.
@@ -34,6 +35,40 @@ import { markRequest } from "./internal/requestHold.js"
  */
 export const middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
   Effect.withFiberRuntime((fiber) => {
-    markRequest(fiber.currentContext)
+    internal.markRequest(fiber.currentContext)
     return app
   })
+
+/**
+ * The seam through which submits find the Node `ServerResponse` of the request they are made in:
+ * a submit made where it is provided is held until that response has been written (or its client
+ * went away). The adapters for other servers provide it; `middleware` does the same for
+ * `@effect/platform` without a service per request.
+ *
+ * @since 0.1.0
+ * @category seam
+ */
+export const ResponseLifecycle = internal.ResponseLifecycle
+
+/**
+ * @since 0.1.0
+ * @category seam
+ */
+export type ResponseLifecycle = internal.ResponseLifecycle
+
+/**
+ * Runs `effect` as part of the request whose response is `response`: what it submits is held
+ * until that response is done. For servers other than `@effect/platform`'s.
+ *
+ * @example
+ * ```ts
+ * createServer((req, res) => {
+ *   runtime.runFork(AfterResponse.withResponse(res)(handler(req, res)))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category seam
+ */
+export const withResponse = (response: ServerResponse) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(effect, internal.ResponseLifecycle, response)

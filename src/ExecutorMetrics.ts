@@ -14,6 +14,7 @@
  * | `effect_executor_task_start_latency_ms` | histogram | from release (or due time) to start |
  * | `effect_executor_task_duration_ms` | histogram | from start to end of the last attempt |
  * | `effect_executor_fenced_writes` | counter | ends of attempts the store refused: the task had been taken over |
+ * | `effect_executor_unheld_submits` | counter | submits in an `@effect/platform` request without `AfterResponse.middleware` (run at once) |
  * | `effect_executor_tasks_taken_over` | counter | tasks taken back from stopped processes or expired leases (no labels) |
  *
  * @example
@@ -67,6 +68,10 @@ export const keys = {
   takenOver: MetricKey.counter("effect_executor_tasks_taken_over", {
     description: "tasks taken back from stopped processes or expired leases",
     incremental: true
+  }),
+  unheldSubmits: MetricKey.counter("effect_executor_unheld_submits", {
+    description: "submits inside an @effect/platform request not marked by AfterResponse.middleware: run at once",
+    incremental: true
   })
 } as const
 
@@ -90,3 +95,11 @@ export const duration = Metric.fromMetricKey(keys.duration)
 export const fencedWrites = Metric.fromMetricKey(keys.fencedWrites)
 /** @since 0.1.0 @category metrics */
 export const tasksTakenOver = Metric.fromMetricKey(keys.takenOver)
+/**
+ * Submits made while an `@effect/platform` request was handled without `AfterResponse.middleware`:
+ * they were not held, and ran at once (the first one of a process is also logged).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const unheldSubmits = Metric.fromMetricKey(keys.unheldSubmits)

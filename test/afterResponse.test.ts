@@ -1,7 +1,8 @@
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Queue, Ref, Stream } from "effect"
-import { Executor, ExecutorError, TaskHandle, TaskStatus } from "../src/index.js"
+import { Deferred, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Queue, Ref, Stream } from "effect"
+import * as Http from "node:http"
+import { AfterResponse, Executor, ExecutorError, ExecutorMetrics, TaskHandle, TaskStatus } from "../src/index.js"
 import { readBody, request, startServer } from "./httpSupport.js"
 import { recordingTracer } from "./support.js"
 
@@ -169,24 +170,75 @@ describe("AfterResponse.middleware", () => {
       expect(yield* readBody(yield* Fiber.join(pending))).toBe("only chunk")
     }).pipe(Effect.scoped))
 
-  it.live("without the middleware, a submit in a handler queues at once", () =>
+  it.live("without the middleware, a submit in a handler queues at once: counted, and logged once with the fix", () =>
     Effect.gen(function*() {
       const gate = yield* Queue.unbounded<void>()
-      const ran = yield* Deferred.make<void>()
+      const ran = yield* Queue.unbounded<void>()
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push((Array.isArray(message) ? message : [message]).join(" "))
+      })
       const router = HttpRouter.empty.pipe(
         HttpRouter.post(
           "/plain",
           Effect.gen(function*() {
-            yield* Executor.submit(Deferred.succeed(ran, undefined))
+            yield* Executor.submit(Queue.offer(ran, undefined))
             return HttpServerResponse.stream(gatedBody(gate, ["only chunk"]))
           })
         )
       )
-      const { port } = yield* startServer(router, { afterResponse: false })
-      const pending = yield* Effect.fork(request(port, "/plain"))
-      yield* Deferred.await(ran)
-      yield* Queue.offer(gate, undefined)
-      expect(yield* readBody(yield* Fiber.join(pending))).toBe("only chunk")
+      const before = (yield* Metric.value(ExecutorMetrics.unheldSubmits)).count
+      const { port } = yield* startServer(router, {
+        afterResponse: false,
+        extra: Logger.replace(Logger.defaultLogger, capture)
+      })
+      for (let i = 0; i < 2; i++) {
+        const pending = yield* Effect.fork(request(port, "/plain"))
+        // the task runs while the body is still held back by the gate
+        yield* Queue.take(ran)
+        yield* Queue.offer(gate, undefined)
+        expect(yield* readBody(yield* Fiber.join(pending))).toBe("only chunk")
+      }
+      expect((yield* Metric.value(ExecutorMetrics.unheldSubmits)).count - before).toBe(2)
+      const unheld = warnings.filter((w) => w.includes("without AfterResponse.middleware"))
+      expect(unheld).toHaveLength(1)
+      expect(unheld[0]).toContain("Apply AfterResponse.middleware")
+    }).pipe(Effect.scoped))
+
+  it.live("AfterResponse.withResponse holds a submit on a plain node:http server until its response is written", () =>
+    Effect.gen(function*() {
+      const runtime = ManagedRuntime.make(Executor.layerMemory())
+      yield* Effect.addFinalizer(() => runtime.disposeEffect)
+      const started = yield* Deferred.make<void>()
+      const finish = yield* Deferred.make<void>()
+      const handles = yield* Queue.unbounded<TaskHandle.TaskHandle<void, never>>()
+      const server = Http.createServer((_req, res) => {
+        void runtime.runPromise(
+          Effect.gen(function*() {
+            yield* Queue.offer(handles, yield* Executor.submit(Deferred.succeed(started, undefined).pipe(Effect.asVoid)))
+            res.write("one,")
+            yield* Deferred.await(finish)
+            res.end("two")
+          }).pipe(AfterResponse.withResponse(res))
+        )
+      })
+      yield* Effect.async<void>((resume) => {
+        server.listen(0, "127.0.0.1", () => resume(Effect.void))
+      })
+      yield* Effect.addFinalizer(() =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+        })
+      )
+      const port = (server.address() as { port: number }).port
+      const response = yield* request(port, "/")
+      expect(yield* Queue.take(response.chunks)).toBe("one,")
+      const handle = yield* Queue.take(handles)
+      expect(yield* Effect.promise(() => runtime.runPromise(Executor.status(handle)))).toEqual(TaskStatus.Held())
+      expect(yield* Deferred.isDone(started)).toBe(false)
+      yield* Deferred.succeed(finish, undefined)
+      expect(yield* readBody(response)).toBe("two")
+      yield* Deferred.await(started)
     }).pipe(Effect.scoped))
 
   it.live("submits from a mounted router and from a fiber the handler forks are held too", () =>

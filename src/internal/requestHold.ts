@@ -2,8 +2,9 @@
 // cluster, RPC and HTTP client modules (@effect/cluster, @effect/rpc), which this lookup does not need.
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import { Context } from "effect"
+import { Context, Effect } from "effect"
 import type { ServerResponse } from "node:http"
+import { taskMetrics } from "./taskMetrics.js"
 
 /** Whoever holds items until a response is done: the memory supervisor, the durable engine. */
 export interface ResponseHolder<A> {
@@ -85,28 +86,73 @@ interface MarkedResponse extends ServerResponse {
   [holdKey]?: RequestHold | null
 }
 
+/**
+ * The seam through which the hold finds a request's Node `ServerResponse`: the adapters for
+ * node:http, Express, Fastify and Hono provide it around a handler's submits. On `@effect/platform`
+ * the response is found on the request instead, as `AfterResponse.middleware` marks it (cheaper
+ * than a service provided per request).
+ *
+ * @internal
+ */
+export class ResponseLifecycle extends Context.Tag("effect-executor/AfterResponse/ResponseLifecycle")<
+  ResponseLifecycle,
+  ServerResponse
+>() {}
+
 /** Marks the request of this context, if it comes from Node's http server. @internal */
 export const markRequest = (context: Context.Context<never>): void => {
-  const response = responseOf(context)
+  const response = platformResponseOf(context)
   if (response !== undefined) response[holdKey] = null
 }
 
 /**
- * The hold of the request of this context, if it was marked and its response is still being
- * written, so that a submit now is held.
+ * The hold of the request of this context, if its response is still being written, so that a
+ * submit now is held: a response given through `ResponseLifecycle`, or an `@effect/platform`
+ * request marked by `AfterResponse.middleware`. An unmarked platform request is counted, and
+ * the first one warned about (`takeUnheldWarning`).
  *
  * @internal
  */
 export const openHoldOf = (context: Context.Context<never>): RequestHold | undefined => {
-  const response = responseOf(context)
-  if (response === undefined) return undefined
-  const hold = response[holdKey]
-  if (hold === undefined || response.closed) return undefined
-  return hold ?? (response[holdKey] = new RequestHold(response))
+  let response = Context.getOrElse(context, ResponseLifecycle, () => undefined) as MarkedResponse | undefined
+  if (response === undefined) {
+    response = platformResponseOf(context)
+    if (response === undefined) return undefined
+    if (response[holdKey] === undefined) {
+      if (!response.closed) unheld()
+      return undefined
+    }
+  }
+  if (response.closed) return undefined
+  return response[holdKey] ?? (response[holdKey] = new RequestHold(response))
+}
+
+let warnUnheld = false
+let warnedUnheld = false
+const unheld = () => {
+  taskMetrics.unheld()
+  if (!warnedUnheld) warnUnheld = warnedUnheld = true
+}
+
+/**
+ * The warning about the first submit of this process in an unmarked `@effect/platform` request,
+ * once: a submit answers it with its handle. `undefined` when there is nothing to say.
+ *
+ * @internal
+ */
+export const takeUnheldWarning = (): Effect.Effect<void> | undefined => {
+  if (!warnUnheld) return undefined
+  warnUnheld = false
+  return Effect.logWarning(
+    "a task was submitted while an @effect/platform request was handled without AfterResponse.middleware: " +
+      "it was not held and runs at once, before the response is written. Apply AfterResponse.middleware " +
+      "to the app (e.g. HttpRouter.empty.pipe(..., AfterResponse.middleware, HttpServer.serve())). " +
+      "Counted in effect_executor_unheld_submits; this is logged once per process."
+  )
 }
 
 /** Requests that do not come from Node's http server have no `ServerResponse` to listen to. */
-const responseOf = (context: Context.Context<never>): MarkedResponse | undefined => {
+const platformResponseOf = (context: Context.Context<never>): MarkedResponse | undefined => {
   const request = Context.getOrElse(context, HttpServerRequest.HttpServerRequest, () => undefined)
   return request === undefined
     ? undefined

@@ -77,6 +77,13 @@ export class TaskMetrics {
 
   private readonly takenOverHook = hookOf(keys.takenOver, [])
 
+  /** A submit in an `@effect/platform` request that `AfterResponse.middleware` did not mark. */
+  unheld(): void {
+    this.unheldHook.update(1)
+  }
+
+  private readonly unheldHook = hookOf(keys.unheldSubmits, [])
+
   backlog(queue: string, size: number): void {
     this.backlogOf(queue).update(size)
   }

@@ -21,7 +21,7 @@ import * as TaskHandle from "../../TaskHandle.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { randomTaskId } from "../handleId.js"
 import { onceABurst } from "../keepRunning.js"
-import { openHoldOf, type ResponseHolder } from "../requestHold.js"
+import { openHoldOf, type ResponseHolder, takeUnheldWarning } from "../requestHold.js"
 import { hashSession } from "../sessionHash.js"
 import { placementOf } from "../submission.js"
 import { taskMetrics } from "../taskMetrics.js"
@@ -171,11 +171,14 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
             Effect.onError(() => Effect.sync(() => inFlight--))
           )
         }
-        if (!bounded || counted + writtenSinceCount + inFlight < config.maxBacklog) return write()
-        return Effect.flatMap(countBacklog, (waiting) =>
-          waiting + inFlight >= config.maxBacklog
-            ? Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
-            : write())
+        const checked = !bounded || counted + writtenSinceCount + inFlight < config.maxBacklog
+          ? write()
+          : Effect.flatMap(countBacklog, (waiting) =>
+            waiting + inFlight >= config.maxBacklog
+              ? Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
+              : write())
+        const warning = held ? undefined : takeUnheldWarning()
+        return warning === undefined ? checked : Effect.zipLeft(checked, warning)
       })
 
     return { submit, countBacklog, bounded }

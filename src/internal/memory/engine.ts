@@ -13,7 +13,7 @@ import * as Task from "../../Task.js"
 import * as TaskHandle from "../../TaskHandle.js"
 import type * as TaskStatus from "../../TaskStatus.js"
 import { isWellFormedTaskId } from "../handleId.js"
-import { openHoldOf, type ResponseHolder } from "../requestHold.js"
+import { openHoldOf, type ResponseHolder, takeUnheldWarning } from "../requestHold.js"
 import { taskMetrics } from "../taskMetrics.js"
 import { logDrain, logDrainTimedOut, outcomeOf } from "../run/attempt.js"
 import { makeLanes } from "../run/lanes.js"
@@ -124,9 +124,14 @@ export class Supervisor implements ResponseHolder<Entry> {
     // A task runs with its submitter's context, request included; what it submits is not held
     // because its request's response is done by then.
     const hold = options?.when === "now" ? undefined : openHoldOf(context)
-    if (hold !== undefined) hold.hold(this, entry)
-    else this.release(entry, true, now)
-    return Effect.succeed(TaskHandle.unsafeMake(entry.id, submission.task?.name))
+    const handle = TaskHandle.unsafeMake(entry.id, submission.task?.name)
+    if (hold !== undefined) {
+      hold.hold(this, entry)
+      return Effect.succeed(handle)
+    }
+    this.release(entry, true, now)
+    const warning = takeUnheldWarning()
+    return warning === undefined ? Effect.succeed(handle) : Effect.as(warning, handle)
   }
 
   status(handle: TaskHandle.TaskHandle<unknown, unknown>): Effect.Effect<TaskStatus.TaskStatus<any, any>, TaskNotFound> {
