@@ -8,6 +8,7 @@
 import type { Effect, Schedule } from "effect"
 import { Duration, Pipeable, Predicate, Schema } from "effect"
 import type { TaskFailed } from "./ExecutorError.js"
+import * as promiseInternal from "./internal/promise/run.js"
 
 /**
  * @since 0.1.0
@@ -202,3 +203,35 @@ export const make = <
   self.priority = options.priority ?? 0
   return self
 }
+
+/**
+ * A task's `run` from a function that gives a Promise: a rejection is a defect (the task ends
+ * `Failed` with `TaskFailed`, reason `"defect"`, and is not retried). The `AbortSignal` aborts
+ * when the task is interrupted.
+ *
+ * @example
+ * ```ts
+ * const Notify = Task.make("Notify", {
+ *   payload: Schema.Struct({ url: Schema.String }),
+ *   run: Task.fromPromise(({ url }, signal) => fetch(url, { method: "POST", signal }).then(() => undefined))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromPromise: <P, A>(
+  f: (payload: P, signal: AbortSignal) => PromiseLike<A>
+) => (payload: P) => Effect.Effect<A> = promiseInternal.fromPromise
+
+/**
+ * As `fromPromise`, with a rejection turned into the task's typed failure by `onRejection` (so it
+ * is retried by the task's `retry` and decoded with its `failure` Schema).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromPromiseOr: <P, A, E>(
+  f: (payload: P, signal: AbortSignal) => PromiseLike<A>,
+  onRejection: (error: unknown) => E
+) => (payload: P) => Effect.Effect<A, E> = promiseInternal.fromPromiseOr

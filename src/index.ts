@@ -20,6 +20,8 @@ export * as ExecutorError from "./ExecutorError.js"
 /** @since 0.1.0 */
 export * as ExecutorMetrics from "./ExecutorMetrics.js"
 /** @since 0.1.0 */
+export * as PromiseExecutor from "./PromiseExecutor.js"
+/** @since 0.1.0 */
 export * as Task from "./Task.js"
 /** @since 0.1.0 */
 export * as TaskHandle from "./TaskHandle.js"

@@ -1,0 +1,81 @@
+/**
+ * The executor for code that is not written with Effect: a Promise API made from any executor
+ * layer (`Executor.layerMemory`, `layerSqlite`, `layerPg`). Handles and statuses are the same
+ * typed values; a refusal or a task's failure rejects with the typed error itself (an
+ * `ExecutorError` or the task's own error, each with its `_tag`).
+ *
+ * @example
+ * ```ts
+ * import { Executor, PromiseExecutor } from "effect-executor"
+ *
+ * const executor = PromiseExecutor.make(Executor.layerSqlite({ filename: "data/tasks.db", tasks: [SendWelcome] }))
+ * const handle = await executor.submit(SendWelcome.make({ to: "ada@example.com" }))
+ * await executor.await(handle)
+ * await executor.close() // drains, as closing the layer does
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Layer, ManagedRuntime } from "effect"
+import type { ServerResponse } from "node:http"
+import type * as Executor from "./Executor.js"
+import type { ExecutorAdmin } from "./ExecutorAdmin.js"
+import * as internal from "./internal/promise/executor.js"
+import type * as Task from "./Task.js"
+import type * as TaskHandle from "./TaskHandle.js"
+import type * as TaskStatus from "./TaskStatus.js"
+
+/**
+ * Submits a task call, an `Effect`, or a function that gives a Promise (called with an
+ * `AbortSignal` that aborts when the task is interrupted). Resolves with the handle once the task
+ * is accepted (on durable layers: once its row is committed); rejects with a `SubmitError`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Submit {
+  <T extends Task.Task.Any>(
+    call: Task.TaskCall<T>,
+    options?: Executor.SubmitOptions
+  ): Promise<TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>>
+  <A, E>(effect: Effect.Effect<A, E>, options?: Executor.SubmitOptions): Promise<TaskHandle.TaskHandle<A, E>>
+  <A>(run: (signal: AbortSignal) => PromiseLike<A>, options?: Executor.SubmitOptions): Promise<TaskHandle.TaskHandle<A, unknown>>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PromiseExecutor<LayerError = never> {
+  readonly submit: Submit
+  /** Rejects with `TaskNotFound` (or `StoreUnavailable`). */
+  readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Promise<TaskStatus.TaskStatus<A, E>>
+  /** Resolves with the task's value; rejects with its error, `TaskFailed`, `TaskInterrupted` or `TaskNotFound`. */
+  readonly await: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Promise<A>
+  readonly interrupt: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Promise<void>
+  /**
+   * The submitter of one request: what it submits is held until `response` has been written (or
+   * its client went away), as `AfterResponse.middleware` holds submits on `@effect/platform`. What
+   * the server adapters use.
+   */
+  readonly forResponse: (response: ServerResponse) => { readonly submit: Submit }
+  /** Runs any effect that needs the executor (`Executor`, `ExecutorAdmin`), e.g. for a status route. */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Executor.Executor | ExecutorAdmin>) => Promise<A>
+  /** The runtime of the layer, built on first use. */
+  readonly runtime: ManagedRuntime.ManagedRuntime<Executor.Executor | ExecutorAdmin, LayerError>
+  /**
+   * Closes the layer: intake stops, unfinished tasks get `drainTimeout` to finish, then the rest is
+   * stopped. Every call made after it rejects with `ExecutorClosed`.
+   */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A Promise API over `layer`, built when it is first used (a layer that fails to build rejects
+ * that first call with its error).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <E>(layer: Layer.Layer<Executor.Executor | ExecutorAdmin, E, never>) => PromiseExecutor<E> =
+  internal.make
