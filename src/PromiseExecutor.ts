@@ -21,6 +21,7 @@ import type { ServerResponse } from "node:http"
 import type * as Executor from "./Executor.js"
 import type { ExecutorAdmin } from "./ExecutorAdmin.js"
 import * as internal from "./internal/promise/executor.js"
+import type * as StatusApi from "./StatusApi.js"
 import type * as Task from "./Task.js"
 import type * as TaskHandle from "./TaskHandle.js"
 import type * as TaskStatus from "./TaskStatus.js"
@@ -59,6 +60,13 @@ export interface PromiseExecutor<LayerError = never> {
    * the server adapters use.
    */
   readonly forResponse: (response: ServerResponse) => { readonly submit: Submit }
+  /**
+   * The status route's answer (as `StatusApi` gives it) for a task id from a request: send
+   * `body` as JSON with `status` (200; 404 for unknown, malformed and forged ids, and for another
+   * session's task when `session` is given: `null` for a request without a session; 503 when the
+   * store is away). Never rejects. What the server adapters' status routes use.
+   */
+  readonly statusAnswer: (id: string, session?: string | null) => Promise<StatusApi.Answer>
   /** Runs any effect that needs the executor (`Executor`, `ExecutorAdmin`), e.g. for a status route. */
   readonly run: <A, E>(effect: Effect.Effect<A, E, Executor.Executor | ExecutorAdmin>) => Promise<A>
   /** The runtime of the layer, built on first use. */

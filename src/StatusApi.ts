@@ -62,6 +62,18 @@ export interface TaskResponse {
 }
 
 /**
+ * An answer of the status route for servers other than `@effect/platform`'s (see
+ * `PromiseExecutor.statusAnswer`): the HTTP status (200, 404, 503) and the JSON body to send.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Answer {
+  readonly status: number
+  readonly body: TaskResponse | { readonly error: string }
+}
+
+/**
  * The status routes, to concat with or mount in the application's router.
  *
  * @since 0.1.0

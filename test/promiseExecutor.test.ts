@@ -75,6 +75,23 @@ describe("PromiseExecutor", () => {
     }
   })
 
+  it("statusAnswer gives the status route's answer: 200 with the status, 404 for forged, malformed and other sessions' ids", async () => {
+    const executor = PromiseExecutor.make(Executor.layerMemory())
+    try {
+      const handle = await executor.submit(Double.make({ n: 2 }), { session: "user-1" })
+      await executor.await(handle)
+      const ok = await executor.statusAnswer(handle.id, "user-1")
+      expect(ok.status).toBe(200)
+      expect(ok.body).toMatchObject({ id: handle.id, task: "Double", state: "succeeded", status: { _tag: "Succeeded", value: 4 } })
+      for (const [id, session] of [[handle.id, "user-2"], [handle.id, null], ["../../etc/passwd", "user-1"], ["A".repeat(24), undefined]] as const) {
+        const answer = await executor.statusAnswer(id, session)
+        expect(answer).toEqual({ status: 404, body: { error: "no such task" } })
+      }
+    } finally {
+      await executor.close()
+    }
+  })
+
   it("interrupt aborts a Promise task's signal; close drains, then refuses submits with ExecutorClosed", async () => {
     const executor = PromiseExecutor.make(Executor.layerMemory({ drainTimeout: "10 seconds" }))
     let aborted = false

@@ -12,6 +12,7 @@ import { ExecutorClosed } from "../../ExecutorError.js"
 import type * as PromiseExecutor from "../../PromiseExecutor.js"
 import * as Task from "../../Task.js"
 import { ResponseLifecycle } from "../requestHold.js"
+import { answerFor } from "../statusApi.js"
 
 /** What an Effect-free caller submits: a task call, an effect, or a function giving a Promise. */
 type Submittable = Task.TaskCall.Any | Effect.Effect<unknown, unknown> | ((signal: AbortSignal) => PromiseLike<unknown>)
@@ -58,6 +59,13 @@ export const make = <E>(
         )) as PromiseExecutor.Submit
     }),
     run: (effect) => run(effect),
+    statusAnswer: (id, session) =>
+      closed
+        ? Promise.resolve({ status: 503, body: { error: "the executor is closed" } })
+        : runtime.runPromise(answerFor(id, session)).catch(() => ({
+          status: 503,
+          body: { error: "the executor is unavailable" }
+        })),
     close: () => {
       closed = true
       return runtime.dispose()
