@@ -14,7 +14,7 @@ import * as TaskHandle from "../TaskHandle.js"
 import { type DurableEngine, makeDurableEngine } from "./durable/engine.js"
 import { randomSessionKey } from "./sessionHash.js"
 import { countRetained, listRetained, memoryAdmin } from "./memory/admin.js"
-import { makeSupervisor, type Supervisor, type SupervisorConfig } from "./supervisor.js"
+import { makeSupervisor, type Supervisor, type SupervisorConfig } from "./memory/supervisor.js"
 
 /** @internal */
 export const tag = Context.GenericTag<Executor.Executor>("effect-executor/Executor")

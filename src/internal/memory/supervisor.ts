@@ -1,8 +1,8 @@
 import type { Scope } from "effect"
 import { Effect, FiberSet } from "effect"
-import { Supervisor, type SupervisorConfig } from "./memory/engine.js"
+import { Supervisor, type SupervisorConfig } from "./engine.js"
 
-export { Supervisor, type SupervisorConfig } from "./memory/engine.js"
+export { Supervisor, type SupervisorConfig } from "./engine.js"
 
 /**
  * The memory supervisor of a layer: its tasks' fibers live in a FiberSet of the layer's scope,
