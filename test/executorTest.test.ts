@@ -3,9 +3,9 @@
  * (retries, a retention shorter than the wait), with a bounded wait that names what is still
  * running, per request on a real HTTP server on port 0, and around a durable layer.
  */
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Layer, Schedule, Schema, TestClock } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Http from "node:http"
@@ -176,4 +176,40 @@ describe("ExecutorTest.wrap around a durable layer", () => {
     }).pipe(
       Effect.provide(ExecutorTest.wrap(Executor.layerSqlite({ filename: join(dir, "wrap.db"), tasks: [Stored] }).pipe(Layer.orDie)))
     ))
+})
+
+// The README's "Testing" example, as written there (on NodeHttpServer.layerTest, under TestClock).
+const SendWelcome = Task.make("SendWelcome", {
+  payload: Schema.Struct({ to: Schema.String }),
+  run: ({ to }) => Effect.log(`welcome mail sent to ${to}`)
+})
+
+const app = HttpRouter.empty.pipe(
+  HttpRouter.post(
+    "/signup",
+    Effect.gen(function*() {
+      yield* Executor.submit(SendWelcome.make({ to: "ada@example.com" }))
+      yield* Executor.submit(Effect.log("warm the cache"), { name: "WarmCache" })
+      return HttpServerResponse.text("welcome")
+    }).pipe(Effect.orDie)
+  )
+)
+
+const TestApp = app.pipe(
+  AfterResponse.middleware,
+  HttpServer.serve(),
+  Layer.provideMerge(ExecutorTest.layer()),
+  Layer.provideMerge(NodeHttpServer.layerTest)
+)
+
+layer(TestApp)("the README's Testing example", (it) => {
+  it.effect("sends the welcome mail and warms the cache after the response", () =>
+    Effect.gen(function*() {
+      const response = yield* HttpClient.post("/signup")
+      expect(response.status).toBe(200)
+      const [mail, cache] = yield* ExecutorTest.awaitSubmitted()
+      expect([mail!.name, mail!.status._tag]).toEqual(["SendWelcome", "Succeeded"])
+      expect([cache!.name, cache!.status._tag]).toEqual(["WarmCache", "Succeeded"])
+      expect(mail!.request).toMatchObject({ method: "POST", url: "/signup" })
+    }))
 })
