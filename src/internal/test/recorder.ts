@@ -7,7 +7,6 @@
  * @internal
  */
 import { HttpServerRequest } from "@effect/platform"
-import type { Scope } from "effect"
 import { Cause, Context, Data, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option } from "effect"
 import { ResponseLifecycle } from "../../AfterResponse.js"
 import { DurableExecutor } from "../../DurableExecutor.js"
@@ -80,7 +79,7 @@ export const wrap = <ROut, E, RIn>(
       out = Context.add(out, DurableExecutor, recorder.durable(durable.value)) as typeof out
     }
     return Context.add(out, tag, recorder.service)
-  })) as Layer.Layer<ROut | Executor.Executor | ExecutorTest.ExecutorTest, E, RIn | Scope.Scope> as any
+  })) as Layer.Layer<ROut | Executor.Executor | ExecutorTest.ExecutorTest, E, RIn>
 
 const makeRecorder = (
   inner: Executor.Executor,
