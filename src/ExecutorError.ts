@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 
 /**
@@ -185,3 +186,66 @@ export type LookupError = TaskNotFound | StoreUnavailable
  * @since 0.1.0
  */
 export type AwaitError = TaskFailure | TaskInterrupted | TaskNotFound | StoreUnavailable
+
+/**
+ * The failure of a submit that was answered over HTTP: the one StoreUnavailable a client sees,
+ * without the server's database path and reason (they stay in the server's logs).
+ */
+const StoreUnavailableAnswer: Schema.Schema<StoreUnavailable, { readonly _tag: "StoreUnavailable" }> = Schema.transform(
+  Schema.TaggedStruct("StoreUnavailable", {}),
+  Schema.declare((u: unknown): u is StoreUnavailable => u instanceof StoreUnavailable, { identifier: "StoreUnavailable" }),
+  {
+    strict: true,
+    decode: () => new StoreUnavailable({ path: "(server)", reason: "the server's task store is unavailable" }),
+    encode: () => ({ _tag: "StoreUnavailable" as const })
+  }
+).annotations({ identifier: "StoreUnavailable" })
+
+const status = (code: number) => ({ [HttpApiSchema.AnnotationStatus]: code })
+
+/**
+ * `SubmitError` as one Schema, for an `HttpApi` endpoint to add once:
+ * `HttpApiEndpoint.post("signup", "/signup").addError(ExecutorError.SubmitError)`. Each member
+ * carries its HTTP status, so a handler that lets a refused submit fail answers it with a JSON body
+ * (`{ "_tag": "ExecutorBusy", "maxBacklog": 10000 }`) and the right status, and the OpenAPI document
+ * lists them:
+ *
+ * - 503 (retrying later may succeed): `ExecutorBusy`, `ExecutorClosed`, `StoreUnavailable` (sent as
+ *   `{ "_tag": "StoreUnavailable" }` only: its `path` and `reason` name the server's database);
+ * - 422 (the same request will be refused again): `InvalidPayload`, `InvalidOptions`,
+ *   `UnknownQueue`, `UnknownTask`.
+ *
+ * @example
+ * ```ts
+ * const Api = HttpApi.make("app").add(HttpApiGroup.make("users").add(
+ *   HttpApiEndpoint.post("signup", "/signup").addSuccess(Schema.Struct({ task: Schema.String }))
+ *     .addError(ExecutorError.SubmitError)
+ * ))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const SubmitError: Schema.Schema<SubmitError, SubmitError.Encoded> = Schema.Union(
+  ExecutorBusy.annotations(status(503)),
+  ExecutorClosed.annotations(status(503)),
+  StoreUnavailableAnswer.annotations(status(503)),
+  InvalidPayload.annotations(status(422)),
+  InvalidOptions.annotations(status(422)),
+  UnknownQueue.annotations(status(422)),
+  UnknownTask.annotations(status(422))
+).annotations({ identifier: "SubmitError" })
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace SubmitError {
+  /** The JSON form of a `SubmitError` answered over HTTP (see the `SubmitError` Schema). */
+  export type Encoded =
+    | Schema.Schema.Encoded<typeof ExecutorBusy>
+    | Schema.Schema.Encoded<typeof ExecutorClosed>
+    | { readonly _tag: "StoreUnavailable" }
+    | Schema.Schema.Encoded<typeof InvalidPayload>
+    | Schema.Schema.Encoded<typeof InvalidOptions>
+    | Schema.Schema.Encoded<typeof UnknownQueue>
+    | Schema.Schema.Encoded<typeof UnknownTask>
+}

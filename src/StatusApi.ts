@@ -19,10 +19,14 @@
  * HttpRouter.concat(appRouter, api)
  * ```
  *
+ * The same route is offered as an `HttpApiGroup` for `@effect/platform`'s HttpApi (`group`, with
+ * `layerGroup` for its handler), so that it shows in the API's OpenAPI document; it gives the same
+ * answers as the router.
+ *
  * @since 0.1.0
  */
-import type { HttpRouter, HttpServerRequest } from "@effect/platform"
-import type { Effect } from "effect"
+import type { HttpApi, HttpApiGroup, HttpRouter, HttpServerRequest } from "@effect/platform"
+import type { Effect, Layer, Schema } from "effect"
 import type { ExecutorAdmin, TaskInfo } from "./ExecutorAdmin.js"
 import * as internal from "./internal/statusApi.js"
 
@@ -80,3 +84,63 @@ export interface Answer {
  * @category constructors
  */
 export const router: (options?: Options) => HttpRouter.HttpRouter<never, ExecutorAdmin> = internal.router
+
+/**
+ * The status route as an `HttpApiGroup` (identifier `"taskStatus"`, endpoint `"status"`,
+ * `GET /tasks/:id`), to add to an application's `HttpApi` so that it is served and listed in the
+ * OpenAPI document with its answers: 200 with a `TaskResponse`, 404 `{ "error": "no such task" }`
+ * for unknown, malformed, forged and other sessions' ids, 403, 413, 400 and 503 as the router
+ * answers them. Prefix it like any group; implement it with `layerGroup`.
+ *
+ * @example
+ * ```ts
+ * const Api = HttpApi.make("app").add(UsersGroup).add(StatusApi.group.prefix("/api"))
+ *
+ * const ApiLive = HttpApiBuilder.api(Api).pipe(
+ *   Layer.provide(UsersLive),
+ *   Layer.provide(StatusApi.layerGroup(Api, { session: (request) => Auth.userId(request) }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category HttpApi
+ */
+export const group: Group = internal.group
+
+/**
+ * The type of `group`.
+ *
+ * @since 0.1.0
+ * @category HttpApi
+ */
+export type Group = typeof internal.group
+
+/**
+ * The Schema of the JSON body of `GET <prefix>/tasks/:id` (`TaskResponse`), as the OpenAPI
+ * document shows it; the task's value and error are in their encoded forms.
+ *
+ * @since 0.1.0
+ * @category HttpApi
+ */
+export const TaskResponse: Schema.Schema<TaskResponse> = internal.TaskResponse as any
+
+/**
+ * The options of `layerGroup`: the router's, but the prefix, which the group takes with
+ * `group.prefix("/api")`.
+ *
+ * @since 0.1.0
+ * @category HttpApi
+ */
+export type GroupOptions = Omit<Options, "prefix">
+
+/**
+ * The handler of `group` in `api` (an `HttpApi` that includes `group`, prefixed or not), as the
+ * layer `HttpApiBuilder.api(api)` needs for it. It answers as `router` does.
+ *
+ * @since 0.1.0
+ * @category HttpApi
+ */
+export const layerGroup: <ApiId extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+  api: HttpApi.HttpApi<ApiId, Groups | Group, E, R>,
+  options?: GroupOptions
+) => Layer.Layer<HttpApiGroup.ApiGroup<ApiId, "taskStatus">, never, ExecutorAdmin> = internal.layerGroup as any
