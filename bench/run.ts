@@ -15,6 +15,9 @@
  *    in turns, one slice of a second each (see `httpRound`). Target b/a >= 0.9.
  *    With `fork` among the variants, (b) is also set against (f), the same handler forking its work
  *    with `Effect.forkDaemon` (what a user writes without this library). Target b/f >= 1.0.
+ *    With `realistic` and `realistic-submit`, (r) a handler doing one SQLite read by primary key
+ *    and answering the row as JSON, is set against (s), the same with the middleware and one held
+ *    `Executor.submit(Effect.void)`: what a submit costs a handler that does some work. Target s/r >= 0.95.
  *    `npx tsx bench/instructions.ts` counts the same servers' instructions per request instead
  *    (deterministic; needs valgrind).
  *
@@ -24,7 +27,8 @@
  *   BENCH_WARMUP_SECONDS [1]   unmeasured autocannon run against each fresh server first
  *   BENCH_CONNECTIONS [50]     autocannon connections
  *   BENCH_HTTP_ROUNDS [4]      how many times the sequence of variants runs
- *   BENCH_HTTP_VARIANTS [plain,submit,middleware,bare,serve]  also `layer`, `fork` (see bench/httpServer.ts)
+ *   BENCH_HTTP_VARIANTS [plain,submit,middleware,bare,serve]  also `layer`, `fork`, `realistic`,
+ *                              `realistic-submit` (see bench/httpServer.ts)
  *   BENCH_TASKS [200000]       tasks per memory round
  *   BENCH_ROUNDS [4]           memory rounds (each: one baseline, one executor)
  *   BENCH_CONCURRENCY [1000]   layerMemory concurrency in the memory benchmark
@@ -309,6 +313,19 @@ const main = async () => {
         `| http ${label.submit} against ${label.fork} | b/f mean ${ratio(mean("submit") / mean("fork"))}, ` +
           `median of rounds ${ratio(median(rounds))} (per round ${rounds.map(ratio).join(" / ")}; ` +
           `target >= 1.0: ${verdict(median(rounds), 1)}) |`
+      )
+    }
+    // a submit in a handler that does some work: the realistic pair, against each other
+    if (httpOrder.includes("realistic") && httpOrder.includes("realistic-submit")) {
+      const rounds = Array.from({ length: HTTP_ROUNDS }, (_, i) => {
+        const r = runs.find((x) => x.variant === "realistic" && x.round === i + 1)!
+        const s = runs.find((x) => x.variant === "realistic-submit" && x.round === i + 1)!
+        return s.perSecond / r.perSecond
+      })
+      summary.push(
+        `| http ${label["realistic-submit"]} against ${label.realistic} | s/r mean ` +
+          `${ratio(mean("realistic-submit") / mean("realistic"))}, median of rounds ${ratio(median(rounds))} ` +
+          `(per round ${rounds.map(ratio).join(" / ")}; target >= 0.95: ${verdict(median(rounds), 0.95)}) |`
       )
     }
     // requests per CPU-second of the server: the same ratio, without the load generator's share

@@ -6,9 +6,28 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { join } from "node:path"
 import { envList, root, track } from "./harness.js"
 
-export type Variant = "plain" | "submit" | "middleware" | "bare" | "layer" | "fork" | "serve"
+export type Variant =
+  | "plain"
+  | "submit"
+  | "middleware"
+  | "bare"
+  | "layer"
+  | "fork"
+  | "serve"
+  | "realistic"
+  | "realistic-submit"
 
-export const variants: ReadonlyArray<Variant> = ["plain", "submit", "middleware", "bare", "layer", "fork", "serve"]
+export const variants: ReadonlyArray<Variant> = [
+  "plain",
+  "submit",
+  "middleware",
+  "bare",
+  "layer",
+  "fork",
+  "serve",
+  "realistic",
+  "realistic-submit"
+]
 
 export const label: Record<Variant, string> = {
   plain: "(a) handler, no submit",
@@ -17,7 +36,9 @@ export const label: Record<Variant, string> = {
   bare: "(d) bare response",
   layer: "(e) handler + layerMemory",
   fork: "(f) forkDaemon(Effect.void)",
-  serve: "(g) (b), HttpServer.serve(app, mw)"
+  serve: "(g) (b), HttpServer.serve(app, mw)",
+  realistic: "(r) SQLite read + JSON",
+  "realistic-submit": "(s) (r) + middleware + submit"
 }
 
 /** The variants named in `BENCH_HTTP_VARIANTS` (comma-separated), or `fallback`. */
