@@ -136,8 +136,7 @@ export const submit: {
     effect: Effect.Effect<A, E, R>,
     options?: SubmitOptions
   ): Effect.Effect<TaskHandle.TaskHandle<A, E>, SubmitError, Executor | R>
-} = (task: any, options?: SubmitOptions) =>
-  Effect.flatMap(Executor, (executor) => executor.submit(task, options) as Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>)
+} = internal.submit
 
 /**
  * @since 0.1.0

@@ -26,13 +26,33 @@ type SubmitIn = (
   options: Executor.SubmitOptions | undefined
 ) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>
 
-/** An executor's `submit`, run on the submitting fiber (`Effect.withFiberRuntime`). */
+/** Where the layers' executors keep their `SubmitIn`, for the `Executor.submit` accessor. */
+const submitInKey: unique symbol = Symbol.for("effect-executor/Executor/submitIn")
+
+/**
+ * An executor's `submit`, run on the submitting fiber (`Effect.withFiberRuntime`), and the same
+ * under `submitInKey` for the accessor.
+ */
 const submitting = (submitIn: SubmitIn): Pick<Executor.Executor, "submit"> => ({
   submit: ((task: any, options?: Executor.SubmitOptions) =>
     Effect.withFiberRuntime<TaskHandle.TaskHandle<any, any>, SubmitError>((fiber) =>
       submitIn(fiber, task, options)
-    )) as Executor.Executor["submit"]
-})
+    )) as Executor.Executor["submit"],
+  [submitInKey]: submitIn
+} as Pick<Executor.Executor, "submit">)
+
+/**
+ * `Executor.submit`: one step on the submitting fiber, which finds the executor in its own
+ * context; an executor an application built itself is asked through its `submit`.
+ *
+ * @internal
+ */
+export const submit = (task: any, options?: Executor.SubmitOptions): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError, Executor.Executor> =>
+  Effect.withFiberRuntime((fiber) => {
+    const executor = Context.unsafeGet(fiber.currentContext, tag) as Executor.Executor & { readonly [submitInKey]?: SubmitIn }
+    const submitIn = executor[submitInKey]
+    return submitIn === undefined ? executor.submit(task, options) as Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> : submitIn(fiber, task, options)
+  })
 
 const positiveInteger = (name: string, value: number): number => {
   if (!Number.isInteger(value) || value < 1) {
