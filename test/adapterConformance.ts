@@ -20,7 +20,8 @@
  *   handler (or rejects), so that the framework (or the adapter) answers 500.
  * - `GET /api/tasks/:id`: the adapter's status route, with prefix `/api` and as the request's
  *   session the `x-session` header (`undefined` without one).
- * The request bodies are empty; the handlers need not read them.
+ * The request bodies are empty; the handlers need not read them. `listen(server)` below starts a
+ * Node `http.Server` (Express's app and `@hono/node-server`'s adaptor run on one) as `start` must.
  *
  * ## `fixture`: the crash fixture
  * A file under `test/fixtures/`, started as `node --import tsx test/fixtures/<fixture> <tasks.db>
@@ -97,22 +98,40 @@ const Answer = Task.make("Answer", {
 
 const stackTrace = /\bat .+:\d+:\d+|\.ts:\d+/
 
+/** For harnesses: listens on 127.0.0.1, port 0; `close` drops open connections. */
+export const listen = (server: Http.Server): Promise<HarnessServer> =>
+  new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        port: (server.address() as { port: number }).port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done())
+            server.closeAllConnections()
+          })
+      }))
+  )
+
+/** A `PromiseExecutor` on a fresh `Executor.layerMemory()`, closed with the scope. */
+export const scopedExecutor = Effect.acquireRelease(
+  Effect.sync(() => PromiseExecutor.make(Executor.layerMemory())),
+  (executor) => Effect.promise(() => executor.close())
+)
+
+/** A harness's server, started by `start` and closed with the scope. */
+export const scopedServer = (start: () => Promise<HarnessServer>) =>
+  Effect.acquireRelease(Effect.promise(start), (server) => Effect.promise(() => server.close()))
+
 /** Starts the harness's server on a fresh memory executor; both are closed with the scope. */
 const serve = (harness: AdapterHarness, routes: Partial<Routes>) =>
   Effect.gen(function*() {
-    const executor = yield* Effect.acquireRelease(
-      Effect.sync(() => PromiseExecutor.make(Executor.layerMemory())),
-      (executor) => Effect.promise(() => executor.close())
-    )
-    const server = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        harness.start(executor, {
-          stream: routes.stream ?? unused("POST /stream"),
-          submit: routes.submit ?? unused("POST /submit"),
-          fail: routes.fail ?? unused("POST /fail")
-        })
-      ),
-      (server) => Effect.promise(() => server.close())
+    const executor = yield* scopedExecutor
+    const server = yield* scopedServer(() =>
+      harness.start(executor, {
+        stream: routes.stream ?? unused("POST /stream"),
+        submit: routes.submit ?? unused("POST /submit"),
+        fail: routes.fail ?? unused("POST /fail")
+      })
     )
     return { executor, port: server.port }
   })

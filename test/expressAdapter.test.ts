@@ -5,27 +5,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import express from "express"
-import type { Server } from "node:http"
+import { createServer } from "node:http"
 import * as ExpressAdapter from "../src/ExpressAdapter.js"
-import { Executor, PromiseExecutor } from "../src/index.js"
-import { type AdapterHarness, adapterConformance, type HarnessServer } from "./adapterConformance.js"
+import type { PromiseExecutor } from "../src/index.js"
+import { type AdapterHarness, adapterConformance, listen, scopedExecutor, scopedServer } from "./adapterConformance.js"
 import { readBody, request } from "./httpSupport.js"
-
-/** `app.listen` on 127.0.0.1, port 0; `close` drops open connections. */
-const listen = (app: express.Express): Promise<HarnessServer> =>
-  new Promise((resolve, reject) => {
-    const server: Server = app.listen(0, "127.0.0.1", (error?: Error) => {
-      if (error !== undefined) return reject(error)
-      resolve({
-        port: (server.address() as { port: number }).port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done())
-            server.closeAllConnections()
-          })
-      })
-    })
-  })
 
 const harness: AdapterHarness = {
   name: "Express",
@@ -47,7 +31,7 @@ const harness: AdapterHarness = {
       await routes.fail(ExpressAdapter.tasks(res))
       throw new Error("handler bug")
     })
-    return listen(app)
+    return listen(createServer(app))
   }
 }
 
@@ -56,12 +40,11 @@ adapterConformance(harness)
 describe("ExpressAdapter", () => {
   it.live("statusRoute mounted with app.use(\"/api\", ...) answers /api/tasks/:id and passes other requests on", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* scopedExecutor
       const app = express()
       app.use("/api", ExpressAdapter.statusRoute(executor))
       app.use((_req, res) => void res.status(418).send("next"))
-      const server = yield* Effect.acquireRelease(Effect.promise(() => listen(app)), (server) => Effect.promise(() => server.close()))
+      const server = yield* scopedServer(() => listen(createServer(app)))
       const handle = yield* Effect.promise(() => executor.submit(async () => 1))
       yield* Effect.promise(() => executor.await(handle))
       const found = yield* request(server.port, `/api/tasks/${handle.id}`, "GET")
@@ -79,8 +62,7 @@ describe("ExpressAdapter", () => {
 
   it.live("ExpressAdapter.tasks without the middleware throws an error that names the fix; a submit through the middleware is Held in the handler", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* scopedExecutor
       const seen: Array<string> = []
       const app = express()
       app.get("/without", (_req, res) => {
@@ -95,7 +77,7 @@ describe("ExpressAdapter", () => {
         const handle = await ExpressAdapter.tasks(res).submit(async () => 1)
         res.json(await executor.status(handle))
       })
-      const server = yield* Effect.acquireRelease(Effect.promise(() => listen(app)), (server) => Effect.promise(() => server.close()))
+      const server = yield* scopedServer(() => listen(createServer(app)))
       yield* readBody(yield* request(server.port, "/without", "GET"))
       expect(seen).toHaveLength(1)
       expect(seen[0]).toContain("app.use(ExpressAdapter.middleware(executor))")

@@ -4,25 +4,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import { createServer, type IncomingMessage } from "node:http"
 import * as NodeAdapter from "../src/NodeAdapter.js"
-import { Executor, PromiseExecutor } from "../src/index.js"
-import { type AdapterHarness, adapterConformance, type HarnessServer } from "./adapterConformance.js"
+import { type AdapterHarness, adapterConformance, listen, scopedExecutor, scopedServer } from "./adapterConformance.js"
 import { readBody, request } from "./httpSupport.js"
-
-/** Listens on 127.0.0.1, port 0; `close` drops open connections. */
-export const listen = (server: Server): Promise<HarnessServer> =>
-  new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        port: (server.address() as { port: number }).port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done())
-            server.closeAllConnections()
-          })
-      }))
-  )
 
 const sessionOf = (req: IncomingMessage) => {
   const value = req.headers["x-session"]
@@ -60,16 +45,12 @@ adapterConformance(harness)
 describe("NodeAdapter", () => {
   it.live("a handler that throws answers 500 with a JSON error, no details; onError gets the error", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* scopedExecutor
       const errors: Array<unknown> = []
-      const server = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          listen(createServer(NodeAdapter.handler(executor, () => {
-            throw new Error("secret detail")
-          }, { onError: (error) => errors.push(error) })))
-        ),
-        (server) => Effect.promise(() => server.close())
+      const server = yield* scopedServer(() =>
+        listen(createServer(NodeAdapter.handler(executor, () => {
+          throw new Error("secret detail")
+        }, { onError: (error) => errors.push(error) })))
       )
       const response = yield* request(server.port, "/")
       expect(response.status).toBe(500)
@@ -79,19 +60,15 @@ describe("NodeAdapter", () => {
 
   it.live("statusRoute leaves other paths and methods to the caller, answers HEAD, refuses a large declared body (413) and authorize false (403)", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* scopedExecutor
       const status = NodeAdapter.statusRoute(executor, {
         prefix: "/api/",
         authorize: (req) => req.headers["x-denied"] === undefined
       })
-      const server = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          listen(createServer((req, res) => {
-            if (!status(req, res)) res.writeHead(418).end("left to the caller")
-          }))
-        ),
-        (server) => Effect.promise(() => server.close())
+      const server = yield* scopedServer(() =>
+        listen(createServer((req, res) => {
+          if (!status(req, res)) res.writeHead(418).end("left to the caller")
+        }))
       )
       const statusOf = (path: string, method: string, headers: Record<string, string> = {}) =>
         Effect.gen(function*() {
