@@ -44,6 +44,17 @@ export interface Submit {
 }
 
 /**
+ * The submitter of one request (`forResponse`): what it submits is held until that request's
+ * response has been written. What the server adapters hand to a handler.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Submitter {
+  readonly submit: Submit
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -59,7 +70,7 @@ export interface PromiseExecutor<LayerError = never> {
    * its client went away), as `AfterResponse.middleware` holds submits on `@effect/platform`. What
    * the server adapters use.
    */
-  readonly forResponse: (response: ServerResponse) => { readonly submit: Submit }
+  readonly forResponse: (response: ServerResponse) => Submitter
   /**
    * The status route's answer (as `StatusApi` gives it) for a task id from a request: send
    * `body` as JSON with `status` (200; 404 for unknown, malformed and forged ids, and for another
@@ -69,6 +80,12 @@ export interface PromiseExecutor<LayerError = never> {
   readonly statusAnswer: (id: string, session?: string | null) => Promise<StatusApi.Answer>
   /** Runs any effect that needs the executor (`Executor`, `ExecutorAdmin`), e.g. for a status route. */
   readonly run: <A, E>(effect: Effect.Effect<A, E, Executor.Executor | ExecutorAdmin>) => Promise<A>
+  /**
+   * Builds the layer now instead of on first use; rejects with the layer's error. Call it when a
+   * server starts: a durable layer's workers then start at once (resuming what a previous process
+   * left unfinished), and a store that cannot be opened fails the start, not the first request.
+   */
+  readonly start: () => Promise<void>
   /** The runtime of the layer, built on first use. */
   readonly runtime: ManagedRuntime.ManagedRuntime<Executor.Executor | ExecutorAdmin, LayerError>
   /**

@@ -58,10 +58,21 @@ export interface Child {
 
 const children = new Set<ChildProcess>()
 
-/** Starts `test/fixtures/<file>` with `node --import tsx`. Killed at exit if still running. */
-export const startChild = (name: string, file: string, args: ReadonlyArray<string>): Child => {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test", "fixtures", file), ...args], {
+/**
+ * Starts `test/fixtures/<file>` (or `<file>` from the repository root when it has a `/`) with
+ * `node --import tsx`, with `options.nodeArgs` before it and `options.env` over this process's
+ * environment. Killed at exit if still running.
+ */
+export const startChild = (
+  name: string,
+  file: string,
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly nodeArgs?: ReadonlyArray<string> } = {}
+): Child => {
+  const script = file.includes("/") ? join(repoRoot, file) : join(repoRoot, "test", "fixtures", file)
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", script, ...args], {
     cwd: repoRoot,
+    env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   children.add(child)

@@ -136,6 +136,18 @@ describe("PromiseExecutor", () => {
     }
   })
 
+  it("start builds the layer before any call: a durable store that cannot be opened rejects it with StoreUnavailable", async () => {
+    const broken = PromiseExecutor.make(Executor.layerSqlite({ filename: "/dev/null/tasks.db", tasks: [Double] }))
+    const started = await settle(broken.start())
+    expect(!started.ok && started.error).toBeInstanceOf(ExecutorError.StoreUnavailable)
+    const executor = PromiseExecutor.make(Executor.layerMemory())
+    await executor.start()
+    expect(await executor.await(await executor.submit(async () => "after start"))).toBe("after start")
+    await executor.close()
+    const closed = await settle(executor.start())
+    expect(!closed.ok && (closed.error as { _tag: string })._tag).toBe("ExecutorClosed")
+  })
+
   it.live("forResponse holds a plain node:http handler's submits until its response is written", () =>
     Effect.gen(function*() {
       const executor = PromiseExecutor.make(Executor.layerMemory())

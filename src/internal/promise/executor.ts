@@ -59,6 +59,7 @@ export const make = <E>(
         )) as PromiseExecutor.Submit
     }),
     run: (effect) => run(effect),
+    start: () => run(Effect.void),
     statusAnswer: (id, session) =>
       closed
         ? Promise.resolve({ status: 503, body: { error: "the executor is closed" } })
