@@ -107,22 +107,35 @@ const Answer = Task.make("Answer", {
 
 const stackTrace = /\bat .+:\d+:\d+|\.ts:\d+/
 
+// ---- for the adapters' own tests too ------------------------------------------------------
+
+/** A fresh memory `PromiseExecutor`, closed with the scope. */
+export const memoryExecutor = Effect.acquireRelease(
+  Effect.sync(() => PromiseExecutor.make(Executor.layerMemory())),
+  (executor) => Effect.promise(() => executor.close())
+)
+
+/** A server that `start` starts, closed with the scope. */
+export const served = (start: () => Promise<HarnessServer>) =>
+  Effect.acquireRelease(Effect.promise(start), (server) => Effect.promise(() => server.close()))
+
+/** One request with Node's client: its status and whole body. */
+export const send = (port: number, path: string, method = "GET", headers: Http.OutgoingHttpHeaders = {}) =>
+  Effect.flatMap(request(port, path, method, headers), (response) =>
+    Effect.map(readBody(response), (body) => ({ status: response.status, body })))
+
+// ---------------------------------------------------------------------------------------------
+
 /** Starts the harness's server on a fresh memory executor; both are closed with the scope. */
 const serve = (harness: AdapterHarness, routes: Partial<Routes>) =>
   Effect.gen(function*() {
-    const executor = yield* Effect.acquireRelease(
-      Effect.sync(() => PromiseExecutor.make(Executor.layerMemory())),
-      (executor) => Effect.promise(() => executor.close())
-    )
-    const server = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        harness.start(executor, {
-          stream: routes.stream ?? unused("POST /stream"),
-          submit: routes.submit ?? unused("POST /submit"),
-          fail: routes.fail ?? unused("POST /fail")
-        })
-      ),
-      (server) => Effect.promise(() => server.close())
+    const executor = yield* memoryExecutor
+    const server = yield* served(() =>
+      harness.start(executor, {
+        stream: routes.stream ?? unused("POST /stream"),
+        submit: routes.submit ?? unused("POST /submit"),
+        fail: routes.fail ?? unused("POST /fail")
+      })
     )
     return { executor, port: server.port }
   })

@@ -8,8 +8,7 @@ import Fastify, { type FastifyInstance } from "fastify"
 import { Readable } from "node:stream"
 import * as FastifyAdapter from "../src/FastifyAdapter.js"
 import { Executor, PromiseExecutor, TaskStatus } from "../src/index.js"
-import { type AdapterHarness, adapterConformance, type HarnessServer } from "./adapterConformance.js"
-import { readBody, request } from "./httpSupport.js"
+import { type AdapterHarness, adapterConformance, type HarnessServer, memoryExecutor, send, served } from "./adapterConformance.js"
 
 /** Listens on 127.0.0.1, port 0; `close` closes the app (its onClose hooks) and drops open connections. */
 const listen = async (app: FastifyInstance): Promise<HarnessServer> => {
@@ -59,7 +58,7 @@ describe("FastifyAdapter", () => {
         return { held: (await executor.status(handle))._tag }
       })
       const server = yield* Effect.promise(() => listen(app))
-      expect(JSON.parse(yield* readBody(yield* request(server.port, "/work")))).toEqual({ held: "Held" })
+      expect(JSON.parse((yield* send(server.port, "/work", "POST")).body)).toEqual({ held: "Held" })
       yield* Effect.promise(() => app.close())
       // onClose waited for the drain: the task that was running when the app closed has finished
       expect(ran).toBe(true)
@@ -69,8 +68,7 @@ describe("FastifyAdapter", () => {
 
   it.live("the plugin is not encapsulated: request.tasks is there in a route of another plugin; statusRoute: false and drain: false", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* memoryExecutor
       const app = Fastify()
       yield* Effect.promise(async () => void await app.register(FastifyAdapter.plugin(executor, { statusRoute: false, drain: false })))
       yield* Effect.promise(async () =>
@@ -78,13 +76,11 @@ describe("FastifyAdapter", () => {
           child.get("/inner", async (request) => TaskStatus.isFinished(await executor.status(await request.tasks.submit(async () => 1))))
         }, { prefix: "/child" })
       )
-      const server = yield* Effect.acquireRelease(Effect.promise(() => listen(app)), (server) => Effect.promise(() => server.close()))
-      const inner = yield* request(server.port, "/child/inner", "GET")
-      expect(inner.status).toBe(200)
-      expect(yield* readBody(inner)).toBe("false")
-      const status = yield* request(server.port, "/tasks/AAAAAAAAAAAAAAAAAAAAAAAA", "GET")
+      const server = yield* served(() => listen(app))
+      expect(yield* send(server.port, "/child/inner")).toEqual({ status: 200, body: "false" })
+      const status = yield* send(server.port, "/tasks/AAAAAAAAAAAAAAAAAAAAAAAA")
       expect(status.status).toBe(404)
-      expect(JSON.parse(yield* readBody(status))).toMatchObject({ error: "Not Found" }) // Fastify's own 404: no route
+      expect(JSON.parse(status.body)).toMatchObject({ error: "Not Found" }) // Fastify's own 404: no route
       // drain: false: the app closed, the executor did not
       yield* Effect.promise(() => app.close())
       expect(yield* Effect.promise(() => executor.submit(async () => 2).then((h) => executor.await(h)))).toBe(2)
@@ -92,8 +88,7 @@ describe("FastifyAdapter", () => {
 
   it.live("the status route answers HEAD, refuses a large declared body (413) and authorize false (403); tasks() without the plugin names the fix", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* memoryExecutor
       const app = Fastify()
       const seen: Array<string> = []
       app.get("/without", async (request) => {
@@ -109,19 +104,14 @@ describe("FastifyAdapter", () => {
           await scoped.register(FastifyAdapter.plugin(executor, { prefix: "/api/", authorize: (request) => request.headers["x-denied"] === undefined, drain: false }))
         })
       )
-      const server = yield* Effect.acquireRelease(Effect.promise(() => listen(app)), (server) => Effect.promise(() => server.close()))
-      const statusOf = (path: string, method: string, headers: Record<string, string> = {}) =>
-        Effect.gen(function*() {
-          const response = yield* request(server.port, path, method, headers)
-          return { status: response.status, body: yield* readBody(response) }
-        })
-      yield* statusOf("/without", "GET")
+      const { port } = yield* served(() => listen(app))
+      yield* send(port, "/without")
       expect(seen).toHaveLength(1)
       expect(seen[0]).toContain("app.register(FastifyAdapter.plugin(executor))")
-      expect(yield* statusOf("/api/tasks/AAAAAAAAAAAAAAAAAAAAAAAA?x=1", "HEAD")).toEqual({ status: 404, body: "" })
-      const large = yield* statusOf("/api/tasks/x", "GET", { "content-length": String(65 * 1024) })
+      expect(yield* send(port, "/api/tasks/AAAAAAAAAAAAAAAAAAAAAAAA?x=1", "HEAD")).toEqual({ status: 404, body: "" })
+      const large = yield* send(port, "/api/tasks/x", "GET", { "content-length": String(65 * 1024) })
       expect(large.status).toBe(413)
       expect(large.body).not.toMatch(/\bat .+:\d+:\d+/)
-      expect(yield* statusOf("/api/tasks/x", "GET", { "x-denied": "1" })).toEqual({ status: 403, body: `{"error":"forbidden"}` })
+      expect(yield* send(port, "/api/tasks/x", "GET", { "x-denied": "1" })).toEqual({ status: 403, body: `{"error":"forbidden"}` })
     }).pipe(Effect.scoped))
 })

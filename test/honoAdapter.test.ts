@@ -9,8 +9,8 @@ import { Hono } from "hono"
 import { stream, streamText } from "hono/streaming"
 import type { Server } from "node:http"
 import * as HonoAdapter from "../src/HonoAdapter.js"
-import { Executor, PromiseExecutor, type TaskHandle, TaskStatus } from "../src/index.js"
-import { type AdapterHarness, adapterConformance, type HarnessServer } from "./adapterConformance.js"
+import { type TaskHandle, TaskStatus } from "../src/index.js"
+import { type AdapterHarness, adapterConformance, type HarnessServer, memoryExecutor, send, served } from "./adapterConformance.js"
 import { readBody, request } from "./httpSupport.js"
 
 /** `serve` on 127.0.0.1, port 0; `close` drops open connections. */
@@ -57,8 +57,7 @@ adapterConformance(harness)
 describe("HonoAdapter", () => {
   it.live("a streamText body is written chunk by chunk: the task stays held until its last chunk has been sent", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* memoryExecutor
       let finish!: () => void
       const last = new Promise<void>((resolve) => (finish = resolve))
       yield* Effect.addFinalizer(() => Effect.sync(() => finish()))
@@ -73,7 +72,7 @@ describe("HonoAdapter", () => {
           await out.write("last")
         })
       })
-      const server = yield* Effect.acquireRelease(Effect.promise(() => listen(app)), (server) => Effect.promise(() => server.close()))
+      const server = yield* served(() => listen(app))
       const response = yield* request(server.port, "/text")
       expect(response.headers["transfer-encoding"]).toBe("chunked")
       expect(yield* response.chunks.take).toBe("first,")
@@ -86,8 +85,7 @@ describe("HonoAdapter", () => {
 
   it.live("an app not served by @hono/node-server: the middleware's error names the fix (app.request answers 500)", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* memoryExecutor
       const errors: Array<string> = []
       const app = new Hono<HonoAdapter.Env>()
       app.use(HonoAdapter.middleware(executor))
@@ -105,8 +103,7 @@ describe("HonoAdapter", () => {
 
   it.live("the status route answers HEAD, refuses a large declared body (413) and authorize false (403); tasks() without the middleware names the fix", () =>
     Effect.gen(function*() {
-      const executor = PromiseExecutor.make(Executor.layerMemory())
-      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const executor = yield* memoryExecutor
       const seen: Array<string> = []
       const app = new Hono<HonoAdapter.Env>()
       app.get("/without", (c) => {
@@ -119,21 +116,16 @@ describe("HonoAdapter", () => {
       })
       app.get("/status/:task", HonoAdapter.statusRoute(executor, { param: "task", authorize: (c) => c.req.header("x-denied") === undefined }))
       app.get("/with", HonoAdapter.middleware(executor), async (c) => c.json(await executor.status(await c.var.tasks.submit(async () => 1))))
-      const server = yield* Effect.acquireRelease(Effect.promise(() => listen(app)), (server) => Effect.promise(() => server.close()))
-      const statusOf = (path: string, method: string, headers: Record<string, string> = {}) =>
-        Effect.gen(function*() {
-          const response = yield* request(server.port, path, method, headers)
-          return { status: response.status, body: yield* readBody(response) }
-        })
-      yield* statusOf("/without", "GET")
+      const { port } = yield* served(() => listen(app))
+      yield* send(port, "/without")
       expect(seen).toHaveLength(1)
       expect(seen[0]).toContain("app.use(HonoAdapter.middleware(executor))")
-      expect(JSON.parse((yield* statusOf("/with", "GET")).body)).toEqual(TaskStatus.Held())
-      expect(yield* statusOf("/status/AAAAAAAAAAAAAAAAAAAAAAAA?x=1", "HEAD")).toEqual({ status: 404, body: "" })
-      expect(yield* statusOf("/status/x", "GET", { "content-length": String(65 * 1024) })).toEqual({
+      expect(JSON.parse((yield* send(port, "/with")).body)).toEqual(TaskStatus.Held())
+      expect(yield* send(port, "/status/AAAAAAAAAAAAAAAAAAAAAAAA?x=1", "HEAD")).toEqual({ status: 404, body: "" })
+      expect(yield* send(port, "/status/x", "GET", { "content-length": String(65 * 1024) })).toEqual({
         status: 413,
         body: `{"error":"request body too large"}`
       })
-      expect(yield* statusOf("/status/x", "GET", { "x-denied": "1" })).toEqual({ status: 403, body: `{"error":"forbidden"}` })
+      expect(yield* send(port, "/status/x", "GET", { "x-denied": "1" })).toEqual({ status: 403, body: `{"error":"forbidden"}` })
     }).pipe(Effect.scoped))
 })
