@@ -19,7 +19,10 @@
  * - `POST /fail`: `await routes.fail(tasks)`, then throws `new Error("handler bug")` out of the
  *   handler (or rejects), so that the framework (or the adapter) answers 500.
  * - `GET /api/tasks/:id`: the adapter's status route, with prefix `/api` and as the request's
- *   session the `x-session` header (`undefined` without one).
+ *   session the `x-session` header (`undefined` without one). A framework whose router refuses
+ *   some URLs before any route runs says so in `routerRefusals` (Fastify: 400 for a malformed
+ *   percent escape, 414 for a path parameter over its `maxParamLength`); those ids then get that
+ *   status instead of 404, still as JSON and without a stack trace.
  * The request bodies are empty; the handlers need not read them. `listen(server)` below starts a
  * Node `http.Server` (Express's app and `@hono/node-server`'s adaptor run on one) as `start` must.
  *
@@ -65,6 +68,13 @@ export interface AdapterHarness {
   readonly start: (executor: PromiseExecutor.PromiseExecutor<unknown>, routes: Routes) => Promise<HarnessServer>
   /** The crash fixture's file name under test/fixtures/. */
   readonly fixture: string
+  /** The statuses with which the framework's router refuses these ids before any route runs (default: none, 404). */
+  readonly routerRefusals?: {
+    /** An id with a malformed percent escape (`%E0%A4%A`). */
+    readonly malformedEscape?: number | undefined
+    /** An id of 2,000 characters. */
+    readonly overlongSegment?: number | undefined
+  } | undefined
 }
 
 const unused = (route: string) => () => Promise.reject(new Error(`${route} is not used by this test`))
@@ -121,6 +131,11 @@ export const scopedExecutor = Effect.acquireRelease(
 /** A harness's server, started by `start` and closed with the scope. */
 export const scopedServer = (start: () => Promise<HarnessServer>) =>
   Effect.acquireRelease(Effect.promise(start), (server) => Effect.promise(() => server.close()))
+
+/** One request with Node's client: its status and whole body. */
+export const send = (port: number, path: string, method = "GET", headers: Http.OutgoingHttpHeaders = {}) =>
+  Effect.flatMap(request(port, path, method, headers), (response) =>
+    Effect.map(readBody(response), (body) => ({ status: response.status, body })))
 
 /** Starts the harness's server on a fresh memory executor; both are closed with the scope. */
 const serve = (harness: AdapterHarness, routes: Partial<Routes>) =>
@@ -285,21 +300,22 @@ export const adapterConformance = (harness: AdapterHarness) =>
         expect(ok.status).toBe(200)
         expect(ok.type).toContain("application/json")
         expect(ok.json).toMatchObject({ id, task: "Answer", state: "succeeded", status: { _tag: "Succeeded", value: 42 } })
-        const notFound: ReadonlyArray<readonly [string, Http.OutgoingHttpHeaders]> = [
+        const refusals = harness.routerRefusals ?? {}
+        const notFound: ReadonlyArray<readonly [string, Http.OutgoingHttpHeaders, (number | undefined)?]> = [
           [id, { "x-session": "user-2" }], // another session's task
           [id, {}], // a request without a session
           ["AAAAAAAAAAAAAAAAAAAAAAAA", {}], // well-formed, never issued
           [`${id}A`, { "x-session": "user-1" }], // one character too many
           ["..%2F..%2Fetc%2Fpasswd", {}],
-          ["%E0%A4%A", {}], // a malformed escape
+          ["%E0%A4%A", {}, refusals.malformedEscape], // a malformed escape
           ["%3Cscript%3Ealert(1)%3C%2Fscript%3E", {}],
-          ["A".repeat(2_000), {}]
+          ["A".repeat(2_000), {}, refusals.overlongSegment]
         ]
-        for (const [path, headers] of notFound) {
+        for (const [path, headers, refused] of notFound) {
           const answer = yield* getJson(port, `/api/tasks/${path}`, headers)
-          expect(answer.status, path).toBe(404)
+          expect(answer.status, path).toBe(refused ?? 404)
           expect(answer.type, path).toContain("application/json")
-          expect(answer.json, path).toEqual({ error: "no such task" })
+          if (refused === undefined) expect(answer.json, path).toEqual({ error: "no such task" })
           expect(answer.text).not.toMatch(stackTrace)
         }
       }).pipe(Effect.scoped))

@@ -1,6 +1,6 @@
 /**
- * The server examples of the README (examples/node-http.ts, examples/express.ts), each started as
- * users start it, in a child process on a fresh SQLite file and port 0: a signup submits the
+ * The server examples of the README (examples/node-http.ts, express.ts, fastify.ts, hono.ts), each
+ * started as users start it, in a child process on a fresh SQLite file and port 0: a signup submits the
  * welcome mail, which runs after the response, and its id polled through the example's status
  * route answers `succeeded`; SIGTERM drains and exits 0.
  */
@@ -20,7 +20,7 @@ const send = (port: number, path: string, method: string) =>
     Effect.map(readBody(response), (body) => ({ status: response.status, body }))))
 
 describe("server examples", () => {
-  for (const example of ["examples/node-http.ts", "examples/express.ts"]) {
+  for (const example of ["examples/node-http.ts", "examples/express.ts", "examples/fastify.ts", "examples/hono.ts"]) {
     it(`${example}: a signup's welcome mail is sent after the response, and its id polled through /api/tasks/:id answers succeeded`, async () => {
       const child = startChild(example, example, [], {
         nodeArgs: ["--conditions=source"],
