@@ -1,4 +1,4 @@
-import type { Clock, Exit, FiberId, FiberRefs, Runtime, Supervisor as EffectSupervisor } from "effect"
+import type { Clock, Exit } from "effect"
 import { Duration, Effect, Fiber, FiberSet } from "effect"
 import type { SubmitOptions } from "../../Executor.js"
 import {
@@ -17,7 +17,7 @@ import { openHoldOf, type ResponseHolder, takeUnheldWarning } from "../requestHo
 import { taskMetrics } from "../taskMetrics.js"
 import { logDrain, logDrainTimedOut, outcomeOf } from "../run/attempt.js"
 import { makeLanes } from "../run/lanes.js"
-import { refsOf, RetryAt, taskEffect, timerEffect } from "./attempt.js"
+import { RetryAt, taskEffect, timerEffect } from "./attempt.js"
 import { type Entry, entryOf, type Lane, makeLane, readyDefaultLane, readyLane } from "./entry.js"
 import { awaitEntry, statusOf } from "./info.js"
 import { TaskRegistry } from "./registry.js"
@@ -35,10 +35,14 @@ export interface SupervisorConfig {
   readonly sessionKey: string
 }
 
-/** Forks an effect as a fiber of the layer's FiberSet, with the layer's context and no fiber refs of its own (see `makeSupervisor`). */
-type RunFork = (
+/**
+ * Forks a fiber of an entry (its task, its timer) into the layer's FiberSet, with the submitter's
+ * refs; `immediate`: it starts in place (see `makeSupervisor`).
+ */
+export type ForkOf = (
+  entry: Entry,
   effect: Effect.Effect<unknown, unknown>,
-  options?: Runtime.RunForkOptions
+  immediate: boolean
 ) => Fiber.RuntimeFiber<unknown, unknown>
 
 /**
@@ -70,19 +74,12 @@ export class Supervisor implements ResponseHolder<Entry> {
   private onDrained: (() => void) | undefined = undefined
   /** Set while a task's fiber starts in place (see `launch`). */
   private startingInPlace = false
-  /** The entry whose fiber `runFork` is forking, for `forkOptions` (one object for every fork). */
-  private forking: Entry | undefined = undefined
-  private readonly updateRefs = (_: FiberRefs.FiberRefs, fiberId: FiberId.Runtime): FiberRefs.FiberRefs =>
-    refsOf(this.forking!.refs!, this.layerSupervisor, fiberId)
-  private readonly startNow: Runtime.RunForkOptions = { immediate: true, updateRefs: this.updateRefs }
-  private readonly startLater: Runtime.RunForkOptions = { immediate: false, updateRefs: this.updateRefs }
 
   constructor(
     readonly config: SupervisorConfig,
     private readonly clock: Clock.Clock,
     private readonly fibers: FiberSet.FiberSet<unknown, unknown>,
-    private readonly layerSupervisor: EffectSupervisor.Supervisor<unknown>,
-    private readonly runFork: RunFork
+    private readonly fork: ForkOf
   ) {
     this.epoch = clock.unsafeCurrentTimeMillis()
     this.lanes = makeLanes(config.concurrency, config.queues, makeLane)
@@ -281,7 +278,7 @@ export class Supervisor implements ResponseHolder<Entry> {
       // unless it was cancelled while the timer's interruption was on its way
       if (entry.state === "Delayed") this.enqueue(entry, true, this.now())
     }
-    entry.timer = this.fork(entry, timerEffect(wait, due), this.startNow)
+    entry.timer = this.fork(entry, timerEffect(wait, due), true)
   }
 
   private enqueue(entry: Entry, dispatch: boolean, now: number): void {
@@ -328,23 +325,13 @@ export class Supervisor implements ResponseHolder<Entry> {
     this.startingInPlace = true
     let fiber: Fiber.RuntimeFiber<unknown, unknown>
     try {
-      fiber = this.fork(entry, taskEffect(entry), inPlace ? this.startNow : this.startLater)
+      fiber = this.fork(entry, taskEffect(entry), inPlace)
     } finally {
       if (inPlace) this.startingInPlace = false
     }
     // a fiber that ended in place calls its observer at once
     entry.fiber = fiber
     fiber.addObserver((exit) => this.ended(entry, fiber, exit))
-  }
-
-  /** Forks a fiber of `entry`'s (its task, its timer) with its submitter's refs (`refsOf`). */
-  private fork(entry: Entry, effect: Effect.Effect<unknown, unknown>, options: Runtime.RunForkOptions) {
-    this.forking = entry
-    try {
-      return this.runFork(effect, options)
-    } finally {
-      this.forking = undefined
-    }
   }
 
   /** A task's fiber has ended: records its outcome, then starts what is ready. */

@@ -1,6 +1,8 @@
-import type { Scope } from "effect"
+import type { FiberId, Scope } from "effect"
 import { Effect, FiberRef, FiberRefs, FiberSet, Runtime } from "effect"
+import { refsOf } from "./attempt.js"
 import { Supervisor, type SupervisorConfig } from "./engine.js"
+import type { Entry } from "./entry.js"
 
 export { Supervisor, type SupervisorConfig } from "./engine.js"
 
@@ -26,10 +28,20 @@ export const makeSupervisor = (config: SupervisorConfig): Effect.Effect<Supervis
     const fork = Runtime.runFork(
       Runtime.make({ context: layer.context, runtimeFlags: layer.runtimeFlags, fiberRefs: FiberRefs.empty() })
     )
-    const supervisor = new Supervisor(config, clock, fibers, layerSupervisor, (effect, options) => {
-      const fiber = fork(effect, options)
-      FiberSet.unsafeAdd(fibers, fiber)
-      return fiber
+    // one options object for every fork: `updateRefs` reads the entry being forked
+    let forking: Entry | undefined
+    const updateRefs = (_: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => refsOf(forking!.refs!, layerSupervisor, fiberId)
+    const startNow: Runtime.RunForkOptions = { immediate: true, updateRefs }
+    const startLater: Runtime.RunForkOptions = { immediate: false, updateRefs }
+    const supervisor = new Supervisor(config, clock, fibers, (entry, effect, immediate) => {
+      forking = entry
+      try {
+        const fiber = fork(effect, immediate ? startNow : startLater)
+        FiberSet.unsafeAdd(fibers, fiber)
+        return fiber
+      } finally {
+        forking = undefined
+      }
     })
     // added after the FiberSet's own finalizer, so it runs before it
     yield* Effect.addFinalizer(() => supervisor.shutdown())
