@@ -1,7 +1,7 @@
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import type { Scope } from "effect"
-import { Config, ConfigError, Context, Duration, Effect, type Fiber, Layer, Redacted } from "effect"
+import { Config, ConfigError, Context, Duration, Effect, type Fiber, type FiberRefs, Layer, Redacted } from "effect"
 import { DurableExecutor } from "../DurableExecutor.js"
 import type * as Executor from "../Executor.js"
 import { ExecutorAdmin } from "../ExecutorAdmin.js"
@@ -14,6 +14,7 @@ import * as TaskHandle from "../TaskHandle.js"
 import { type DurableEngine, makeDurableEngine } from "./durable/engine.js"
 import { randomSessionKey } from "./sessionHash.js"
 import { countRetained, listRetained, memoryAdmin } from "./memory/admin.js"
+import { isTracing } from "./run/span.js"
 import { makeSupervisor, type Supervisor, type SupervisorConfig } from "./memory/supervisor.js"
 
 /** @internal */
@@ -33,13 +34,38 @@ const submitInKey: unique symbol = Symbol.for("effect-executor/Executor/submitIn
  * An executor's `submit`, run on the submitting fiber (`Effect.withFiberRuntime`), and the same
  * under `submitInKey` for the accessor.
  */
-const submitting = (submitIn: SubmitIn): Pick<Executor.Executor, "submit"> => ({
+const submitting = (submitIn: SubmitIn, submitFrom: SubmitFrom): Pick<Executor.Executor, "submit"> => ({
   submit: ((task: any, options?: Executor.SubmitOptions) =>
     Effect.withFiberRuntime<TaskHandle.TaskHandle<any, any>, SubmitError>((fiber) =>
       submitIn(fiber, task, options)
     )) as Executor.Executor["submit"],
-  [submitInKey]: submitIn
+  [submitInKey]: submitIn,
+  [submitFromKey]: submitFrom
 } as Pick<Executor.Executor, "submit">)
+
+/**
+ * A submit without a submitting fiber, for the Promise API: with a runtime's context (plus the
+ * request's response) and fiber refs. It answers at once (an `Exit`, or an effect to run when
+ * there is a warning to log), or `undefined` when the submit needs a fiber (a durable task call).
+ *
+ * @internal
+ */
+export type SubmitFrom = (
+  context: Context.Context<never>,
+  refs: FiberRefs.FiberRefs,
+  traced: boolean,
+  task: any,
+  options: Executor.SubmitOptions | undefined
+) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> | undefined
+
+const submitFromKey: unique symbol = Symbol.for("effect-executor/Executor/submitFrom")
+
+/** The `SubmitFrom` of a layer's executor, if it has one (an executor built by the app has none). @internal */
+export const submitFromOf = (executor: Executor.Executor): SubmitFrom | undefined =>
+  (executor as Executor.Executor & { readonly [submitFromKey]?: SubmitFrom })[submitFromKey]
+
+const fromFiber = (supervisor: Supervisor): SubmitIn => (fiber, task, options) =>
+  supervisor.submitFrom(fiber.currentContext, fiber.getFiberRefs(), isTracing(fiber), task, options)
 
 /**
  * `Executor.submit`: one step on the submitting fiber, which finds the executor in its own
@@ -116,7 +142,8 @@ export const makeMemory = (options: Executor.MemoryOptions = {}): Effect.Effect<
  */
 export const fromSupervisor = (supervisor: Supervisor): Executor.Executor => ({
   reliability: "volatile",
-  ...submitting((fiber, task, options) => supervisor.submitIn(fiber, task, options)),
+  ...submitting(fromFiber(supervisor), (context, refs, traced, task, options) =>
+    supervisor.submitFrom(context, refs, traced, task, options)),
   status: (handle) => supervisor.status(handle),
   await: (handle) => supervisor.await(handle) as Effect.Effect<any, any>,
   interrupt: (handle) => supervisor.interrupt(handle)
@@ -139,8 +166,11 @@ const routing = (memory: Supervisor, engine: DurableEngine): Executor.Executor =
   const inMemory = (handle: TaskHandle.TaskHandle<unknown, unknown>) => memory.has(handle?.id)
   return {
     reliability: "durable",
-    ...submitting((fiber, task, submitOptions) =>
-      Task.isTaskCall(task) ? engine.submit(task, submitOptions) : memory.submitIn(fiber, task, submitOptions)
+    ...submitting(
+      (fiber, task, submitOptions) =>
+        Task.isTaskCall(task) ? engine.submit(task, submitOptions) : fromFiber(memory)(fiber, task, submitOptions),
+      (context, refs, traced, task, submitOptions) =>
+        Task.isTaskCall(task) ? undefined : memory.submitFrom(context, refs, traced, task, submitOptions)
     ),
     status: (handle) => inMemory(handle) ? memory.status(handle) : engine.status(handle),
     await: (handle) => (inMemory(handle) ? memory.await(handle) : engine.await(handle)) as Effect.Effect<any, any>,

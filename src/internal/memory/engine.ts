@@ -1,4 +1,4 @@
-import type { Clock, Exit } from "effect"
+import type { Clock, Context, Exit, FiberRefs } from "effect"
 import { Duration, Effect, Fiber, FiberSet } from "effect"
 import type { SubmitOptions } from "../../Executor.js"
 import {
@@ -98,9 +98,14 @@ export class Supervisor implements ResponseHolder<Entry> {
     return this.registry.size
   }
 
-  /** Submits from `fiber`, the submitting fiber: its context and fiber refs go with the task. */
-  submitIn(
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  /**
+   * Submits with the submitter's context and fiber refs (a submitting fiber's, or a runtime's for
+   * the Promise API), synchronously: the answer is an `Exit` unless a warning is to be logged.
+   */
+  submitFrom(
+    context: Context.Context<never>,
+    refs: FiberRefs.FiberRefs,
+    traced: boolean,
     task: Effect.Effect<unknown, unknown, unknown> | Task.TaskCall.Any,
     options: SubmitOptions | undefined
   ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> {
@@ -118,8 +123,7 @@ export class Supervisor implements ResponseHolder<Entry> {
     const now = this.now()
     const submission = resolveSubmission(task, options, this.lanes, now + this.epoch)
     if (Effect.isEffect(submission)) return submission
-    const context = fiber.currentContext
-    const entry = entryOf(fiber, submission, options, this.seq++, this.config.sessionKey, now)
+    const entry = entryOf(context, refs, traced, submission, options, this.seq++, this.config.sessionKey, now)
     this.registry.add(entry)
     this.unfinished++
     this.addPending(entry.lane, 1)

@@ -1,9 +1,8 @@
-import type { Effect, FiberRefs, MetricHook } from "effect"
-import { Context, type Fiber, Tracer } from "effect"
+import type { Effect, Fiber, FiberRefs, MetricHook } from "effect"
+import { Context, Tracer } from "effect"
 import type { SubmitOptions } from "../../Executor.js"
 import type * as Task from "../../Task.js"
 import { randomTaskId } from "../handleId.js"
-import { isTracing } from "../run/span.js"
 import { hashSession } from "../sessionHash.js"
 import { type Hooks, taskMetrics } from "../taskMetrics.js"
 import type { Slots } from "../run/lanes.js"
@@ -123,21 +122,22 @@ export const readyLane = (lanes: Iterable<Lane>): Lane | undefined => {
 }
 
 /**
- * A new entry for a checked submission from `fiber`, the submitting fiber: its refs (services,
- * logger, clock, tracer) and, when it traces, its span go with the task.
+ * A new entry for a checked submission, with its submitter's context and fiber refs (services,
+ * logger, clock, tracer) and, when it traces, its span.
  *
  * @internal
  */
 export const entryOf = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  context: Context.Context<never>,
+  refs: FiberRefs.FiberRefs,
+  traced: boolean,
   submission: Submission,
   options: SubmitOptions | undefined,
   seq: number,
   sessionKey: string,
   now: number
-): Entry => {
-  const traced = isTracing(fiber)
-  return new Entry(
+): Entry =>
+  new Entry(
     randomTaskId(),
     submission.name,
     submission.lane,
@@ -145,9 +145,9 @@ export const entryOf = (
     submission.priority,
     seq,
     submission.body,
-    fiber.getFiberRefs(),
+    refs,
     traced,
-    traced ? Context.getOrElse(fiber.currentContext, Tracer.ParentSpan, () => undefined) : undefined,
+    traced ? Context.getOrElse(context, Tracer.ParentSpan, () => undefined) : undefined,
     options?.onAbort ?? submission.task?.onAbort ?? "run",
     submission.delayMillis,
     options?.idempotencyKey,
@@ -155,4 +155,3 @@ export const entryOf = (
     options?.session === undefined ? undefined : hashSession(sessionKey, options.session),
     now
   )
-}
