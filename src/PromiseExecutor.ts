@@ -58,7 +58,7 @@ export interface Submitter {
  * @since 0.1.0
  * @category models
  */
-export interface PromiseExecutor<LayerError = never> {
+export interface PromiseExecutor<LayerError = never, Extra = never> {
   readonly submit: Submit
   /** Rejects with `TaskNotFound` (or `StoreUnavailable`). */
   readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Promise<TaskStatus.TaskStatus<A, E>>
@@ -79,7 +79,7 @@ export interface PromiseExecutor<LayerError = never> {
    */
   readonly statusAnswer: (id: string, session?: string | null) => Promise<StatusApi.Answer>
   /** Runs any effect that needs the executor (`Executor`, `ExecutorAdmin`), e.g. for a status route. */
-  readonly run: <A, E>(effect: Effect.Effect<A, E, Executor.Executor | ExecutorAdmin>) => Promise<A>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Executor.Executor | ExecutorAdmin | Extra>) => Promise<A>
   /**
    * Builds the layer now instead of on first use; rejects with the layer's error. Call it when a
    * server starts: a durable layer's workers then start at once (resuming what a previous process
@@ -87,7 +87,7 @@ export interface PromiseExecutor<LayerError = never> {
    */
   readonly start: () => Promise<void>
   /** The runtime of the layer, built on first use. */
-  readonly runtime: ManagedRuntime.ManagedRuntime<Executor.Executor | ExecutorAdmin, LayerError>
+  readonly runtime: ManagedRuntime.ManagedRuntime<Executor.Executor | ExecutorAdmin | Extra, LayerError>
   /**
    * Closes the layer: intake stops, unfinished tasks get `drainTimeout` to finish, then the rest is
    * stopped. Every call made after it rejects with `ExecutorClosed`.
@@ -97,10 +97,13 @@ export interface PromiseExecutor<LayerError = never> {
 
 /**
  * A Promise API over `layer`, built when it is first used (a layer that fails to build rejects
- * that first call with its error).
+ * that first call with its error). Services the layer provides beside the executor (e.g.
+ * `ExecutorTest`) are available to `run`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: <E>(layer: Layer.Layer<Executor.Executor | ExecutorAdmin, E, never>) => PromiseExecutor<E> =
+export const make: <E, Extra = never>(
+  layer: Layer.Layer<Executor.Executor | ExecutorAdmin | Extra, E, never>
+) => PromiseExecutor<E, Extra> =
   internal.make

@@ -7,7 +7,8 @@ import { Effect } from "effect"
 import express from "express"
 import { createServer } from "node:http"
 import * as ExpressAdapter from "../src/ExpressAdapter.js"
-import type { PromiseExecutor } from "../src/index.js"
+import * as ExecutorTest from "../src/ExecutorTest.js"
+import { PromiseExecutor, TaskStatus } from "../src/index.js"
 import { type AdapterHarness, adapterConformance, listen, scopedExecutor, scopedServer } from "./adapterConformance.js"
 import { readBody, request } from "./httpSupport.js"
 
@@ -97,3 +98,27 @@ declare global {
     }
   }
 }
+
+describe("ExecutorTest with Express (the README's Testing example)", () => {
+  it.live("an Express handler's submits, awaited with ExecutorTest.awaitSubmitted through the Promise API", () =>
+    Effect.gen(function*() {
+      const executor = PromiseExecutor.make(ExecutorTest.layer())
+      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      const app = express()
+      app.use(ExpressAdapter.middleware(executor))
+      app.post("/signup", async (_req, res) => {
+        await res.locals.tasks.submit(Effect.log("welcome mail sent"), { name: "SendWelcome" })
+        await res.locals.tasks.submit(async () => "warm", { name: "WarmCache" })
+        res.send("welcome")
+      })
+      const server = yield* scopedServer(() => listen(createServer(app)))
+      const response = yield* request(server.port, "/signup")
+      expect(response.status).toBe(200)
+      expect(yield* readBody(response)).toBe("welcome")
+      const [mail, cache] = yield* Effect.promise(() => executor.run(ExecutorTest.awaitSubmitted()))
+      expect([mail!.name, mail!.status._tag]).toEqual(["SendWelcome", "Succeeded"])
+      expect([cache!.name, cache!.status]).toEqual(["WarmCache", TaskStatus.Succeeded({ value: "warm", attempts: 1 })])
+      // both were made in the request, and held until its response was written
+      expect(mail!.request?.url).toBe("/signup")
+    }).pipe(Effect.scoped))
+})

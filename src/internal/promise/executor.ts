@@ -39,9 +39,9 @@ interface Fast {
 }
 
 /** @internal */
-export const make = <E>(
-  layer: Layer.Layer<Executor.Executor | ExecutorAdmin, E, never>
-): PromiseExecutor.PromiseExecutor<E> => {
+export const make = <E, Extra = never>(
+  layer: Layer.Layer<Executor.Executor | ExecutorAdmin | Extra, E, never>
+): PromiseExecutor.PromiseExecutor<E, Extra> => {
   const runtime = ManagedRuntime.make(layer)
   let closed = false
   // Once the layer is built, a submit that needs no fiber (any memory submit) is answered at once,
@@ -59,7 +59,7 @@ export const make = <E>(
       fast = { from, context: rt.context as Context.Context<never>, refs: rt.fiberRefs, traced }
     }, () => {})
   }
-  const run = <A>(effect: Effect.Effect<A, unknown, Executor.Executor | ExecutorAdmin>): Promise<A> =>
+  const run = <A>(effect: Effect.Effect<A, unknown, Executor.Executor | ExecutorAdmin | Extra>): Promise<A> =>
     closed
       ? Promise.reject(new ExecutorClosed())
       : runtime.runPromiseExit(effect).then((exit) => {
