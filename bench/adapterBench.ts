@@ -10,8 +10,8 @@
  * submit/finish (target >= 1.0); then the medians of the rounds. Prints, never asserts. A server
  * file answers `GET /` with a short text in each variant and prints `{"port":N}` as its first
  * stdout line; it leaves on SIGTERM or when its stdin closes. The servers import `effect-executor`,
- * the built package (dist/): run `npm run build` after changing src/. `bench/express.ts` is this
- * same benchmark written out for Express.
+ * the built package (dist/): run `npm run build` after changing src/. `bench/express.ts` and `bench/fastify.ts` run it for
+ * their frameworks.
  *
  * Environment (defaults in brackets): BENCH_SECONDS [8] measured seconds per server and round,
  * BENCH_HTTP_SLICE [1] seconds per slice, BENCH_WARMUP_SECONDS [1], BENCH_CONNECTIONS [50],
