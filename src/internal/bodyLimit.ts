@@ -5,15 +5,19 @@ import { Effect, Stream } from "effect"
 export const maxBodyBytes = 64 * 1024
 
 /**
- * What the request's `content-length` says of its body, without reading it: `"too-large"` over
+ * What a `content-length` header says of a request's body, without reading it: `"too-large"` over
  * `maxBodyBytes`, `"invalid"` when the header is not a length, else `"ok"` (also without one).
+ * Any server's request: the adapters' status routes give their framework's header.
  */
-export const declaredBody = (request: HttpServerRequest.HttpServerRequest): "ok" | "too-large" | "invalid" => {
-  const length = request.headers["content-length"]
+export const declaredLength = (length: string | undefined): "ok" | "too-large" | "invalid" => {
   if (length === undefined) return "ok"
   if (!/^\d{1,20}$/.test(length.trim())) return "invalid"
   return Number(length) > maxBodyBytes ? "too-large" : "ok"
 }
+
+/** `declaredLength` of an `@effect/platform` request. */
+export const declaredBody = (request: HttpServerRequest.HttpServerRequest): "ok" | "too-large" | "invalid" =>
+  declaredLength(request.headers["content-length"])
 
 /**
  * The body as text, keeping at most `maxBodyBytes` of it: a longer body (one sent without a

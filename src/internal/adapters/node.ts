@@ -8,12 +8,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as NodeAdapter from "../../NodeAdapter.js"
 import type * as PromiseExecutor from "../../PromiseExecutor.js"
+import type * as StatusApi from "../../StatusApi.js"
+import { answerRequest, jsonHeaders, jsonOf } from "./statusAnswer.js"
 
 /** What the adapters use of a `PromiseExecutor`, whatever its layer's error. */
 export type AdaptedExecutor = Pick<PromiseExecutor.PromiseExecutor<unknown>, "forResponse" | "statusAnswer">
-
-/** The largest request body the status route accepts, as `StatusApi`: 64 KiB (it reads none). */
-const maxBodyBytes = 64 * 1024
 
 const reportError = (error: unknown) => console.error("effect-executor: a request handler failed:", error)
 
@@ -21,7 +20,7 @@ const reportError = (error: unknown) => console.error("effect-executor: a reques
 const failed = (error: unknown, res: ServerResponse, onError: (error: unknown) => void) => {
   onError(error)
   if (res.headersSent) res.destroy()
-  else sendJson(res, 500, { error: "internal error" }, false)
+  else sendJson(res, { status: 500, body: { error: "internal error" } }, false)
 }
 
 /** @internal */
@@ -44,20 +43,10 @@ export const handler = (
   }
 }
 
-const sendJson = (res: ServerResponse, status: number, body: unknown, head: boolean) => {
+const sendJson = (res: ServerResponse, answer: StatusApi.Answer, head: boolean) => {
   if (res.headersSent || res.writableEnded) return
-  let text: string
-  try {
-    text = JSON.stringify(body)
-  } catch {
-    status = 500
-    text = JSON.stringify({ error: "the task's result cannot be sent as JSON" })
-  }
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "cache-control": "no-store",
-    "content-length": Buffer.byteLength(text)
-  })
+  const { status, text } = jsonOf(answer)
+  res.writeHead(status, { ...jsonHeaders, "content-length": Buffer.byteLength(text) })
   res.end(head ? undefined : text)
 }
 
@@ -69,6 +58,7 @@ const idIn = (url: string, route: string): string | undefined => {
   return raw.length === 0 || raw.includes("/") ? undefined : raw
 }
 
+/** Decodes the id (one that does not decode answers 404) and sends the answer. */
 const answer = async <Req extends IncomingMessage>(
   executor: AdaptedExecutor,
   options: NodeAdapter.StatusRouteOptions<Req>,
@@ -76,25 +66,13 @@ const answer = async <Req extends IncomingMessage>(
   res: ServerResponse,
   raw: string
 ) => {
-  const head = req.method === "HEAD"
-  const length = req.headers["content-length"]
-  if (length !== undefined) {
-    // a GET has no body to read: one that declares a large one is refused without reading it
-    if (!/^\d{1,20}$/.test(length.trim())) return sendJson(res, 400, { error: "bad request" }, head)
-    if (Number(length) > maxBodyBytes) return sendJson(res, 413, { error: "request body too large" }, head)
-  }
-  if (options.authorize !== undefined && !(await options.authorize(req))) {
-    return sendJson(res, 403, { error: "forbidden" }, head)
-  }
-  let id: string
+  let id: string | undefined
   try {
     id = decodeURIComponent(raw)
   } catch {
-    return sendJson(res, 404, { error: "no such task" }, head)
+    id = undefined
   }
-  const session = options.session === undefined ? undefined : (await options.session(req)) ?? null
-  const { body, status } = await executor.statusAnswer(id, session)
-  sendJson(res, status, body, head)
+  sendJson(res, await answerRequest(executor, options, req, id, req.headers["content-length"]), req.method === "HEAD")
 }
 
 /** @internal */
@@ -108,7 +86,7 @@ export const statusRoute = <Req extends IncomingMessage = IncomingMessage>(
     if (req.method !== "GET" && req.method !== "HEAD") return false
     const raw = idIn(req.url ?? "", route)
     if (raw === undefined) return false
-    answer(executor, options, req, res, raw).catch((error: unknown) => failed(error, res, onError))
+    answer(executor, { ...options, onError }, req, res, raw).catch((error: unknown) => failed(error, res, onError))
     return true
   }
 }
