@@ -62,6 +62,19 @@ const Record = Task.make("Record", {
   run: ({ name }) => Effect.flatMap(Probe, (runs) => Ref.update(runs, (names) => [...names, name]))
 })
 
+/** A task whose first two attempts fail (`Declined`) and whose third answers 3, counting them in `attempts`. */
+const failsTwice = (attempts: Ref.Ref<number>, retry: Schedule.Schedule<unknown, Declined | ExecutorError.TaskFailed>) =>
+  Task.make("Flaky", {
+    payload: Schema.Void,
+    success: Schema.Number,
+    failure: Declined,
+    run: () =>
+      Ref.updateAndGet(attempts, (n) => n + 1).pipe(
+        Effect.flatMap((n) => n < 3 ? Effect.fail(new Declined({ reason: `attempt ${n}` })) : Effect.succeed(n))
+      ),
+    retry
+  })
+
 /** A task that waits on an in-process gate, so that it occupies its slot as long as the test wants. */
 const gated = (name: string, gate: Deferred.Deferred<void>, started?: Deferred.Deferred<void>) =>
   Task.make(name, {
@@ -271,16 +284,7 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
     it.live("retry with backoff: failing twice then succeeding ends Succeeded after 3 attempts", () =>
       Effect.gen(function*() {
         const attempts = yield* Ref.make(0)
-        const Flaky = Task.make("Flaky", {
-          payload: Schema.Void,
-          success: Schema.Number,
-          failure: Declined,
-          run: () =>
-            Ref.updateAndGet(attempts, (n) => n + 1).pipe(
-              Effect.flatMap((n) => n < 3 ? Effect.fail(new Declined({ reason: `attempt ${n}` })) : Effect.succeed(n))
-            ),
-          retry: Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
-        })
+        const Flaky = failsTwice(attempts, Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(3))))
         yield* Effect.gen(function*() {
           const handle = yield* Executor.submit(Flaky.make(undefined))
           expect(yield* Executor.await(handle)).toBe(3)
@@ -292,16 +296,7 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
     it.effect("retry (TestClock): the backoff frees the slot and shows Queued with the next attempt's time", () =>
       Effect.gen(function*() {
         const attempts = yield* Ref.make(0)
-        const Flaky = Task.make("Flaky", {
-          payload: Schema.Void,
-          success: Schema.Number,
-          failure: Declined,
-          run: () =>
-            Ref.updateAndGet(attempts, (n) => n + 1).pipe(
-              Effect.flatMap((n) => n < 3 ? Effect.fail(new Declined({ reason: `attempt ${n}` })) : Effect.succeed(n))
-            ),
-          retry: Schedule.spaced("10 seconds").pipe(Schedule.intersect(Schedule.recurs(5)))
-        })
+        const Flaky = failsTwice(attempts, Schedule.spaced("10 seconds").pipe(Schedule.intersect(Schedule.recurs(5))))
         yield* Effect.gen(function*() {
           const handle = yield* Executor.submit(Flaky.make(undefined))
           // the TestClock starts at 0: the first attempt fails at 0, the second is due at 10 s
@@ -316,7 +311,7 @@ export const executorConformance = (name: string, makeLayer: MakeExecutorLayer) 
           yield* TestClock.adjust("10 seconds")
           expect(yield* Executor.await(handle)).toBe(3)
           expect(yield* Executor.status(handle)).toEqual(TaskStatus.Succeeded({ value: 3, attempts: 3 }))
-        }).pipe(withExecutor({ tasks: [Flaky, Double], concurrency: 1 , slowLoops: true }))
+        }).pipe(withExecutor({ tasks: [Flaky, Double], concurrency: 1, slowLoops: true }))
       }))
 
     it.effect("retry (TestClock): a task waiting for its retry can be interrupted; it never runs again", () =>

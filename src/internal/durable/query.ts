@@ -7,12 +7,12 @@
 import { SqlClient } from "@effect/sql"
 import { Context, Deferred, Duration, Effect, Fiber, FiberId, Option } from "effect"
 import { NotRetryable } from "../../ExecutorAdmin.js"
-import { type StoreUnavailable, TaskInterrupted, TaskNotFound } from "../../ExecutorError.js"
+import { type StoreUnavailable, TaskNotFound } from "../../ExecutorError.js"
 import * as TaskHandle from "../../TaskHandle.js"
 import type * as TaskStatus from "../../TaskStatus.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { isWellFormedTaskId } from "../handleId.js"
-import { infoOf, statusOf } from "../run/codec.js"
+import { awaitedOf, infoOf, statusOf } from "../run/codec.js"
 import { type EngineState, notifyFinished, stopRunning, wake } from "./state.js"
 
 /** Store calls made on the caller's fiber must not run on a transaction the caller has open. */
@@ -47,15 +47,8 @@ export const makeQuery = (state: EngineState) => {
     Effect.gen(function*() {
       let waitMillis = 5
       for (;;) {
-        const current = yield* status(handle)
-        switch (current._tag) {
-          case "Succeeded":
-            return current.value
-          case "Failed":
-            return yield* Effect.fail(current.error)
-          case "Interrupted":
-            return yield* new TaskInterrupted({ id: handle.id })
-        }
+        const answer = awaitedOf(yield* status(handle), handle.id)
+        if (answer !== undefined) return yield* answer
         // woken at once when this process finishes the task; polls for other processes
         let waiter = state.localWaiters.get(handle.id)
         if (waiter === undefined) {

@@ -5,9 +5,9 @@
  *
  * @internal
  */
-import { Either, ParseResult, Schema } from "effect"
+import { Effect, Either, ParseResult, Schema } from "effect"
 import type { EncodedStatus, TaskInfo } from "../../ExecutorAdmin.js"
-import { TaskFailed, TaskFailure, UnknownTask } from "../../ExecutorError.js"
+import { TaskFailed, TaskFailure, TaskInterrupted, UnknownTask } from "../../ExecutorError.js"
 import type * as Task from "../../Task.js"
 import * as TaskStatus from "../../TaskStatus.js"
 import type * as TaskStore from "../../TaskStore.js"
@@ -192,4 +192,26 @@ export const encodeStatus = (
 const plainError = (error: unknown): unknown => {
   if (Schema.is(TaskFailure)(error)) return Schema.encodeSync(TaskFailure)(error)
   return error instanceof Error ? { name: error.name, message: error.message } : error
+}
+
+/**
+ * What `await` answers for a task's status: its value, its error, or `TaskInterrupted` once it
+ * has finished; `undefined` while it has not.
+ *
+ * @internal
+ */
+export const awaitedOf = (
+  status: TaskStatus.TaskStatus<unknown, unknown>,
+  id: string
+): Effect.Effect<unknown, unknown> | undefined => {
+  switch (status._tag) {
+    case "Succeeded":
+      return Effect.succeed(status.value)
+    case "Failed":
+      return Effect.fail(status.error)
+    case "Interrupted":
+      return Effect.fail(new TaskInterrupted({ id }))
+    default:
+      return undefined
+  }
 }

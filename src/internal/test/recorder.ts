@@ -7,7 +7,7 @@
  * @internal
  */
 import { HttpServerRequest } from "@effect/platform"
-import { Cause, Context, Data, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option } from "effect"
+import { Cause, Context, Data, Deferred, Duration, Effect, Exit, FiberId, FiberSet, Layer, Option } from "effect"
 import { ResponseLifecycle } from "../../AfterResponse.js"
 import { DurableExecutor } from "../../DurableExecutor.js"
 import * as Executor from "../../Executor.js"
@@ -16,6 +16,7 @@ import type * as ExecutorTest from "../../ExecutorTest.js"
 import * as Task from "../../Task.js"
 import type * as TaskHandle from "../../TaskHandle.js"
 import * as TaskStatus from "../../TaskStatus.js"
+import { awaitedOf } from "../run/codec.js"
 
 /** @internal */
 export const tag = Context.GenericTag<ExecutorTest.ExecutorTest>("effect-executor/ExecutorTest")
@@ -135,7 +136,7 @@ const makeRecorder = (
     Effect.suspend(() => {
       const known = entries.get(handle.id)
       if (known !== undefined) return Effect.succeed(known)
-      const entry: Entry = { handle, name, request, status: undefined, done: Deferred.unsafeMake(undefined as never) }
+      const entry: Entry = { handle, name, request, status: undefined, done: Deferred.unsafeMake(FiberId.none) }
       entries.set(handle.id, entry)
       return Effect.as(FiberSet.run(fibers, watch(entry)), entry)
     })
@@ -159,14 +160,8 @@ const makeRecorder = (
     Effect.catchIf(
       inner(handle),
       (error: any) => error?._tag === "TaskNotFound" && kept(handle) !== undefined,
-      () => {
-        const status = kept(handle)!
-        return status._tag === "Succeeded"
-          ? Effect.succeed(status.value)
-          : status._tag === "Failed"
-          ? Effect.fail(status.error)
-          : Effect.fail(new TaskInterrupted({ id: handle.id }))
-      }
+      // a kept status is a final one
+      () => awaitedOf(kept(handle)!, handle.id)!
     )
 
   const executor: Executor.Executor = {
