@@ -3,7 +3,8 @@
  *
  *   node --import tsx bench/expressServer.ts <plain | submit | finish>
  *
- * Every variant answers `GET /` with `res.send("hi")`; the work is a no-op async function.
+ * Every variant answers `GET /` with `res.send("hi")` from an async handler (the same handler in
+ * all three, as the Fastify servers have it); the work is a no-op async function.
  * - `plain`:  the handler alone, no middleware;
  * - `submit`: `ExpressAdapter.middleware` on `Executor.layerMemory()`, and the handler awaits one
  *             `tasks.submit(work)` first (held until the response is written, then run);
@@ -38,12 +39,12 @@ if (executor !== undefined) {
     res.send("hi")
   })
 } else if (variant === "finish") {
-  app.get("/", (_req, res) => {
+  app.get("/", async (_req, res) => {
     res.on("finish", () => setImmediate(work))
     res.send("hi")
   })
 } else {
-  app.get("/", (_req, res) => {
+  app.get("/", async (_req, res) => {
     res.send("hi")
   })
 }

@@ -23,10 +23,12 @@
  *   BENCH_IR_REQUESTS [2000]   requests counted
  *   BENCH_IR_RUNS [1]          runs of each variant
  *   BENCH_HTTP_VARIANTS [plain,submit,middleware,serve,layer,fork]  see bench/httpServer.ts
+ *   BENCH_IR_KEEP [unset]      a directory: each run's `callgrind_annotate` output is kept there
+ *                              (`<variant>-<n>.txt`), to compare which functions moved
  */
 import autocannon from "autocannon"
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { env, fmt, killChildrenOnExit, median, ratio, revision, runMain } from "./harness.js"
@@ -90,6 +92,8 @@ const count = async (variant: Variant, dir: string): Promise<Count> => {
       compiler += Number(m[1]!.replace(/,/g, ""))
     }
   }
+  const keep = process.env["BENCH_IR_KEEP"]
+  if (keep !== undefined && keep !== "") writeFileSync(join(keep, `${variant}-${process.hrtime.bigint()}.txt`), annotated)
   rmSync(outFile)
   if (!Number.isFinite(total)) throw new Error(`${variant}: no totals in the callgrind output`)
   return { variant, perRequest: total / REQUESTS, excludingCompiler: (total - compiler) / REQUESTS }

@@ -33,7 +33,7 @@
  *   BENCH_ROUNDS [4]           memory rounds (each: one baseline, one executor)
  *   BENCH_CONCURRENCY [1000]   layerMemory concurrency in the memory benchmark
  *   BENCH_ONLY [all]           "memory" or "http"
- *   BENCH_CPU_PROF [unset]     a directory: server children run with --cpu-prof into <dir>/<variant>/
+ *   BENCH_CPU_PROF [unset]     a directory: server children run with --cpu-prof (a sample every 250 µs) into <dir>/<variant>/
  *                              (one profile per thread; the main thread's is the large one)
  *
  * Only 127.0.0.1 is used; every child process is killed before exit.
@@ -183,7 +183,7 @@ const httpRound = async (round: number): Promise<Array<HttpRun>> => {
   try {
     for (const variant of httpOrder) {
       const { child, port } = await startServer(variant, {
-        nodeArgs: CPU_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", join(CPU_PROF, variant)]
+        nodeArgs: CPU_PROF === undefined ? [] : ["--cpu-prof", "--cpu-prof-interval", "250", "--cpu-prof-dir", join(CPU_PROF, variant)]
       })
       servers.push({ variant, child, port })
     }

@@ -207,7 +207,9 @@ export const make = <
 /**
  * A task's `run` from a function that gives a Promise: a rejection is a defect (the task ends
  * `Failed` with `TaskFailed`, reason `"defect"`, and is not retried). The `AbortSignal` aborts
- * when the task is interrupted.
+ * when the task is interrupted; it is made only when `f` declares it as its second parameter
+ * (an `AbortController` per run costs more than a small task), otherwise `f` gets one that never
+ * aborts.
  *
  * @example
  * ```ts

@@ -37,6 +37,20 @@ const Crashes = Task.make("Crashes", {
 const settle = <A>(promise: Promise<A>) =>
   promise.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
 
+/** Listens on a free port of 127.0.0.1 until the scope closes; answers the port. */
+const listen = (server: Http.Server) =>
+  Effect.gen(function*() {
+    yield* Effect.async<void>((resume) => {
+      server.listen(0, "127.0.0.1", () => resume(Effect.void))
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+      })
+    )
+    return (server.address() as { port: number }).port
+  })
+
 describe("PromiseExecutor", () => {
   it("submits a function, a task call and an effect; await and status answer as on Effect", async () => {
     const executor = PromiseExecutor.make(Executor.layerMemory())
@@ -164,15 +178,7 @@ describe("PromiseExecutor", () => {
         await finished
         res.end("two")
       })
-      yield* Effect.async<void>((resume) => {
-        server.listen(0, "127.0.0.1", () => resume(Effect.void))
-      })
-      yield* Effect.addFinalizer(() =>
-        Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-        })
-      )
-      const response = yield* request((server.address() as { port: number }).port, "/")
+      const response = yield* request(yield* listen(server), "/")
       expect(yield* response.chunks.take).toBe("one,")
       expect(yield* Effect.promise(() => executor.status(handles[0]!))).toEqual(TaskStatus.Held())
       expect(started).toBe(false)
@@ -180,5 +186,28 @@ describe("PromiseExecutor", () => {
       expect(yield* readBody(response)).toBe("two")
       yield* Effect.promise(() => executor.await(handles[0]!))
       expect(started).toBe(true)
+    }).pipe(Effect.scoped))
+
+  it.live("a request's submitter used after its response is done runs the task at once, also after a refused submit", () =>
+    Effect.gen(function*() {
+      const executor = PromiseExecutor.make(Executor.layerMemory())
+      yield* Effect.addFinalizer(() => Effect.promise(() => executor.close()))
+      // once the layer is built a memory submit is answered without a fiber: that is the path under test
+      yield* Effect.promise(() => executor.start())
+      yield* Effect.promise(async () => executor.await(await executor.submit(async () => "first")))
+      const late: Array<Promise<string>> = []
+      const server = Http.createServer(async (_req, res) => {
+        const tasks = executor.forResponse(res)
+        const refused = await settle(tasks.submit(async () => "never", { queue: "nope" }))
+        expect(refused.ok).toBe(false)
+        res.on("close", () => {
+          late.push(tasks.submit(async () => "late").then((handle) => executor.await(handle)))
+        })
+        res.end("done")
+      })
+      const response = yield* request(yield* listen(server), "/")
+      expect(yield* readBody(response)).toBe("done")
+      while (late.length === 0) yield* Effect.yieldNow()
+      expect(yield* Effect.promise(() => late[0]!)).toBe("late")
     }).pipe(Effect.scoped))
 })

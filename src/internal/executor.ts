@@ -12,6 +12,7 @@ import * as Task from "../Task.js"
 import { TaskStore } from "../TaskStore.js"
 import * as TaskHandle from "../TaskHandle.js"
 import { type DurableEngine, makeDurableEngine } from "./durable/engine.js"
+import type { RequestHold } from "./requestHold.js"
 import { randomSessionKey } from "./sessionHash.js"
 import { countRetained, listRetained, memoryAdmin } from "./memory/admin.js"
 import { isTracing } from "./run/span.js"
@@ -44,9 +45,10 @@ const submitting = (submitIn: SubmitIn, submitFrom: SubmitFrom): Pick<Executor.E
 } as Pick<Executor.Executor, "submit">)
 
 /**
- * A submit without a submitting fiber, for the Promise API: with a runtime's context (plus the
- * request's response) and fiber refs. It answers at once (an `Exit`, or an effect to run when
- * there is a warning to log), or `undefined` when the submit needs a fiber (a durable task call).
+ * A submit without a submitting fiber, for the Promise API: with a runtime's context and fiber
+ * refs, held by `hold` (its request's) when there is one. It answers at once (an `Exit`, or an
+ * effect to run when there is a warning to log), or `undefined` when the submit needs a fiber (a
+ * durable task call).
  *
  * @internal
  */
@@ -55,7 +57,8 @@ export type SubmitFrom = (
   refs: FiberRefs.FiberRefs,
   traced: boolean,
   task: any,
-  options: Executor.SubmitOptions | undefined
+  options: Executor.SubmitOptions | undefined,
+  hold: RequestHold | undefined
 ) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> | undefined
 
 const submitFromKey: unique symbol = Symbol.for("effect-executor/Executor/submitFrom")
@@ -65,7 +68,7 @@ export const submitFromOf = (executor: Executor.Executor): SubmitFrom | undefine
   (executor as Executor.Executor & { readonly [submitFromKey]?: SubmitFrom })[submitFromKey]
 
 const fromFiber = (supervisor: Supervisor): SubmitIn => (fiber, task, options) =>
-  supervisor.submitFrom(fiber.currentContext, fiber.getFiberRefs(), isTracing(fiber), task, options)
+  supervisor.submitFrom(fiber.currentContext, fiber.getFiberRefs(), isTracing(fiber), task, options, undefined)
 
 /**
  * `Executor.submit`: one step on the submitting fiber, which finds the executor in its own
@@ -142,8 +145,8 @@ export const makeMemory = (options: Executor.MemoryOptions = {}): Effect.Effect<
  */
 export const fromSupervisor = (supervisor: Supervisor): Executor.Executor => ({
   reliability: "volatile",
-  ...submitting(fromFiber(supervisor), (context, refs, traced, task, options) =>
-    supervisor.submitFrom(context, refs, traced, task, options)),
+  ...submitting(fromFiber(supervisor), (context, refs, traced, task, options, hold) =>
+    supervisor.submitFrom(context, refs, traced, task, options, hold)),
   status: (handle) => supervisor.status(handle),
   await: (handle) => supervisor.await(handle) as Effect.Effect<any, any>,
   interrupt: (handle) => supervisor.interrupt(handle)
@@ -169,8 +172,8 @@ const routing = (memory: Supervisor, engine: DurableEngine): Executor.Executor =
     ...submitting(
       (fiber, task, submitOptions) =>
         Task.isTaskCall(task) ? engine.submit(task, submitOptions) : fromFiber(memory)(fiber, task, submitOptions),
-      (context, refs, traced, task, submitOptions) =>
-        Task.isTaskCall(task) ? undefined : memory.submitFrom(context, refs, traced, task, submitOptions)
+      (context, refs, traced, task, submitOptions, hold) =>
+        Task.isTaskCall(task) ? undefined : memory.submitFrom(context, refs, traced, task, submitOptions, hold)
     ),
     status: (handle) => inMemory(handle) ? memory.status(handle) : engine.status(handle),
     await: (handle) => (inMemory(handle) ? memory.await(handle) : engine.await(handle)) as Effect.Effect<any, any>,

@@ -16,11 +16,12 @@ export interface ResponseHolder<A> {
 }
 
 /**
- * The after-response state of one request, found through its Node `ServerResponse`, so that every
- * fiber the request's fiber forks, and every copy of the request (`modify`, mounted routers),
- * finds the same one. Made on the first submit: then one `close` listener is attached. `close`
- * with `writableFinished` means the response was fully written, `close` without it means the
- * client went away.
+ * The after-response state of one request. On `@effect/platform` it is found through its Node
+ * `ServerResponse` (`markRequest`), so that every fiber the request's fiber forks, and every copy
+ * of the request (`modify`, mounted routers), finds the same one; the Promise API's submitter of a
+ * request keeps its own (`holdOfResponse`). Made on the first submit: then one `close` listener is
+ * attached. `close` with `writableFinished` means the response was fully written, `close` without
+ * it means the client went away.
  *
  * @internal
  */
@@ -34,15 +35,20 @@ export class RequestHold {
   private others: Array<{ readonly holder: ResponseHolder<any>; readonly items: Array<unknown> }> | undefined =
     undefined
 
-  constructor(private readonly response: MarkedResponse) {}
+  /** `marked`: the hold is the response's own (`holdKey`), found by the shared listener. */
+  constructor(private readonly response: MarkedResponse, private readonly marked: boolean) {}
 
   /** Holds an item until the response is done; if it is done already, hands it over at once. */
   hold<A>(holder: ResponseHolder<A>, item: A): void {
     if (!this.open) return holder.releaseHeld([item], this.aborted, false)
+    // a hold kept by its caller may outlive its response without having listened to it
+    if (this.holder === undefined && this.response.closed) {
+      return holder.releaseHeld([item], !this.response.writableFinished, false)
+    }
     if (this.holder === undefined) {
       this.holder = holder
       this.items = [item]
-      this.response.on("close", onResponseClose)
+      this.response.on("close", this.marked ? onResponseClose : () => this.close())
       return
     }
     if (this.holder === holder) {
@@ -107,7 +113,7 @@ export const markRequest = (context: Context.Context<never>): void => {
 
 /**
  * The hold of the request of this context, if its response is still being written, so that a
- * submit now is held: a response given through `ResponseLifecycle`, or an `@effect/platform`
+ * submit now is held: a response provided as `ResponseLifecycle`, or an `@effect/platform`
  * request marked by `AfterResponse.middleware`. An unmarked platform request is counted, and
  * the first one warned about (`takeUnheldWarning`).
  *
@@ -124,8 +130,18 @@ export const openHoldOf = (context: Context.Context<never>): RequestHold | undef
     }
   }
   if (response.closed) return undefined
-  return response[holdKey] ?? (response[holdKey] = new RequestHold(response))
+  return response[holdKey] ?? (response[holdKey] = new RequestHold(response, true))
 }
+
+/**
+ * A new hold for a response that is still being written, kept by its caller (the Promise API's
+ * submitter of one request) rather than on the response: a property added to an Express or
+ * Fastify response object costs more than the rest of the submit (measured, bench/express.ts).
+ *
+ * @internal
+ */
+export const holdOfResponse = (response: ServerResponse): RequestHold | undefined =>
+  response.closed ? undefined : new RequestHold(response, false)
 
 let warnUnheld = false
 let warnedUnheld = false

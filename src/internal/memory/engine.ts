@@ -13,7 +13,7 @@ import * as Task from "../../Task.js"
 import * as TaskHandle from "../../TaskHandle.js"
 import type * as TaskStatus from "../../TaskStatus.js"
 import { isWellFormedTaskId } from "../handleId.js"
-import { openHoldOf, type ResponseHolder, takeUnheldWarning } from "../requestHold.js"
+import { openHoldOf, type RequestHold, type ResponseHolder, takeUnheldWarning } from "../requestHold.js"
 import { taskMetrics } from "../taskMetrics.js"
 import { logDrain, logDrainTimedOut, outcomeOf } from "../run/attempt.js"
 import { makeLanes } from "../run/lanes.js"
@@ -101,13 +101,16 @@ export class Supervisor implements ResponseHolder<Entry> {
   /**
    * Submits with the submitter's context and fiber refs (a submitting fiber's, or a runtime's for
    * the Promise API), synchronously: the answer is an `Exit` unless a warning is to be logged.
+   * `given`: the hold of the request, kept by the Promise API's submitter; otherwise the hold is
+   * found through the context (`openHoldOf`).
    */
   submitFrom(
     context: Context.Context<never>,
     refs: FiberRefs.FiberRefs,
     traced: boolean,
     task: Effect.Effect<unknown, unknown, unknown> | Task.TaskCall.Any,
-    options: SubmitOptions | undefined
+    options: SubmitOptions | undefined,
+    given: RequestHold | undefined
   ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> {
     if (this.closed) return Effect.fail(new ExecutorClosed())
     const key = options?.idempotencyKey
@@ -131,7 +134,7 @@ export class Supervisor implements ResponseHolder<Entry> {
 
     // A task runs with its submitter's context, request included; what it submits is not held
     // because its request's response is done by then.
-    const hold = options?.when === "now" ? undefined : openHoldOf(context)
+    const hold = options?.when === "now" ? undefined : given ?? openHoldOf(context)
     const handle = TaskHandle.unsafeMake(entry.id, submission.task?.name)
     if (hold !== undefined) {
       hold.hold(this, entry)

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Cause, Context, Effect, Exit, type FiberRefs, type Layer, ManagedRuntime, Runtime } from "effect"
+import { Cause, Context, Effect, Exit, type FiberRefs, identity, type Layer, ManagedRuntime, Runtime } from "effect"
 import type { ServerResponse } from "node:http"
 import * as Executor from "../../Executor.js"
 import type { ExecutorAdmin } from "../../ExecutorAdmin.js"
@@ -12,17 +12,20 @@ import { ExecutorClosed } from "../../ExecutorError.js"
 import type * as PromiseExecutor from "../../PromiseExecutor.js"
 import * as Task from "../../Task.js"
 import { type SubmitFrom, submitFromOf } from "../executor.js"
-import { ResponseLifecycle } from "../requestHold.js"
+import { holdOfResponse, type RequestHold, ResponseLifecycle } from "../requestHold.js"
 import { isTracing } from "../run/span.js"
 import { answerFor } from "../statusApi.js"
 
 /** What an Effect-free caller submits: a task call, an effect, or a function giving a Promise. */
 type Submittable = Task.TaskCall.Any | Effect.Effect<unknown, unknown> | ((signal: AbortSignal) => PromiseLike<unknown>)
 
+/**
+ * A function as the task's effect. Its `AbortSignal` (aborted when the task is interrupted) is made
+ * only when the function declares it: Effect makes one for a function of one parameter, and in
+ * Node an `AbortController` costs more than the rest of a small task (measured, bench/fastify.ts).
+ */
 const toEffect = (task: Submittable): Task.TaskCall.Any | Effect.Effect<unknown, unknown> =>
-  typeof task === "function"
-    ? Effect.tryPromise({ try: (signal) => task(signal), catch: (error) => error })
-    : task
+  typeof task === "function" ? Effect.tryPromise({ try: task, catch: identity }) : task
 
 /** The failure of an exit as the rejection: the typed error itself, or the defect. */
 const rejectionOf = (cause: Cause.Cause<unknown>): unknown => {
@@ -66,18 +69,22 @@ export const make = <E, Extra = never>(
         learn()
         return Exit.isSuccess(exit) ? exit.value : Promise.reject(rejectionOf(exit.cause))
       })
-  const submitTo = (response: ServerResponse | undefined) => (task: Submittable, options?: Executor.SubmitOptions) => {
-    const call = toEffect(task) as Effect.Effect<unknown, unknown>
-    if (fast !== undefined && !closed) {
-      const context = response === undefined ? fast.context : Context.add(fast.context, ResponseLifecycle, response)
-      const answer = fast.from(context, fast.refs, fast.traced, call, options)
-      if (answer !== undefined) {
-        if (!Exit.isExit(answer)) return run(answer)
-        return Exit.isSuccess(answer) ? Promise.resolve(answer.value) : Promise.reject(rejectionOf(answer.cause))
+  const submitTo = (response: ServerResponse | undefined) => {
+    // the request's hold, kept here: made by the first submit that is held
+    let hold: RequestHold | undefined
+    return (task: Submittable, options?: Executor.SubmitOptions) => {
+      const call = toEffect(task) as Effect.Effect<unknown, unknown>
+      if (fast !== undefined && !closed) {
+        const held = response === undefined ? undefined : (hold ??= holdOfResponse(response))
+        const answer = fast.from(fast.context, fast.refs, fast.traced, call, options, held)
+        if (answer !== undefined) {
+          if (!Exit.isExit(answer)) return run(answer)
+          return Exit.isSuccess(answer) ? Promise.resolve(answer.value) : Promise.reject(rejectionOf(answer.cause))
+        }
       }
+      const submitted = Executor.submit(call, options)
+      return run(response === undefined ? submitted : Effect.provideService(submitted, ResponseLifecycle, response))
     }
-    const submitted = Executor.submit(call, options)
-    return run(response === undefined ? submitted : Effect.provideService(submitted, ResponseLifecycle, response))
   }
   const submit = submitTo(undefined)
   return {
