@@ -132,7 +132,7 @@ const apps: Record<Variant, () => Layer.Layer<never, never, HttpServer.HttpServe
     realisticSubmitRouter.pipe(
       AfterResponse.middleware,
       HttpServer.serve(),
-      Layer.provide(Executor.layerMemory(process.env.BENCH_MAX_RETAINED ? { maxRetained: Number(process.env.BENCH_MAX_RETAINED) } : {})),
+      Layer.provide(Executor.layerMemory()),
       Layer.provide(sqliteLayer)
     )
 }
