@@ -15,21 +15,29 @@
  *    reference. After the layer has closed, the file is checked: every row `succeeded`.
  *
  * PostgreSQL (127.0.0.1, database `test`) and Redis (127.0.0.1:6379), end to end with worker
- * processes. For each library and each worker count (BENCH_PG_PROCS):
- *   a. the parent enqueues BENCH_PG_TASKS no-op jobs with the library's own per-job call from
- *      BENCH_SUBMITTERS concurrent callers (effect-executor: `DurableExecutor.submit` in a
- *      `layerPg` with `runTasks: false`; graphile-worker `addJob`; pg-boss `send`; BullMQ
- *      `Queue.add`); its rate is printed as "enqueue";
+ * processes. For each library, each worker count (BENCH_PG_PROCS) and each concurrency
+ * (BENCH_PG_CONCURRENCY). Peers run at their documented fast settings and at their defaults:
+ *   - `graphile-worker-fast`: `preset.worker.localQueue: { size: 500 }`, `completeJobBatchDelay: 0`,
+ *     `failJobBatchDelay: 0` (https://worker.graphile.org/docs/performance#batching), a pool of
+ *     concurrency + 2, jobs added with `addJobs` in batches of 1,000;
+ *   - `graphile-worker`: its defaults (a query per job), `addJob` per job;
+ *   - `pg-boss`: its batch fetch (`work` with `batchSize: 500`, the handler gets the batch; its
+ *     per-job default takes one job per 2 s poll and cannot finish 20,000 jobs in a run);
+ *   - `bullmq`: `new Worker({ concurrency })`, its defaults (it has no faster documented mode).
+ *   a. the parent enqueues BENCH_PG_TASKS no-op jobs from BENCH_SUBMITTERS concurrent callers with
+ *      the library's own call (effect-executor: `DurableExecutor.submit` in a `layerPg` with
+ *      `runTasks: false`; graphile-worker `addJob`, or `addJobs` in its fast mode; pg-boss `send`;
+ *      BullMQ `Queue.add`); its rate is printed as "enqueue";
  *   b. the worker processes start (Node + tsx, libraries loaded, connection pools opened where
  *      the API allows it) and print READY; then all are told GO at once, and each starts its
  *      library's worker: `Executor.layerPg({ schema, tasks: [Noop], concurrency })`,
- *      graphile-worker `run({ concurrency })`, pg-boss `work({ batchSize: concurrency })`, BullMQ
- *      `new Worker({ concurrency })`; BENCH_PG_CONCURRENCY jobs at once per process for all four.
+ *      graphile-worker `run({ concurrency })` (and its fast preset), pg-boss `work({ batchSize: 500 })`, BullMQ
+ *      `new Worker({ concurrency })`; BENCH_PG_CONCURRENCY jobs at once per process for all of them.
  *      Pools: effect-executor 4 connections per process (+1 for LISTEN); graphile-worker
- *      max(10, min(concurrency, 64 / processes)) (it wants one per job slot); pg-boss its default 10;
- *      pg-boss 10 has no per-job concurrency: one `work` loop fetches up to `batchSize` jobs and then
- *      waits out its polling interval (0.5 s at least), so it cannot exceed 2 x batchSize jobs/s
- *      per process;
+ *      max(10, min(concurrency, 64 / processes)) (it wants one per job slot; fast: concurrency + 2);
+ *      pg-boss its default 10. pg-boss 10 has no per-job concurrency: one `work` loop fetches up to
+ *      `batchSize` jobs and then waits out its polling interval (0.5 s at least), so it cannot
+ *      exceed 2 x batchSize jobs/s per process;
  *   c. the parent polls the store every 20 ms (rows `succeeded`, graphile-worker's remaining
  *      rows, pg-boss's `completed` rows, BullMQ's completed count) until all are done or
  *      BENCH_PG_MAX_SECONDS have passed; tasks/s = done / time from GO.
@@ -43,12 +51,13 @@
  *   BENCH_CONCURRENCY [256]        SQLite end to end: layerSqlite concurrency
  *   BENCH_ROUNDS [2]               SQLite rounds (each: disk, both submit variants, both syncs)
  *   BENCH_DISK_SECONDS [1.5]       SQLite: how long each disk-limit measurement runs
- *   BENCH_PG_TASKS [3000]          PostgreSQL/Redis: jobs per run
+ *   BENCH_PG_TASKS [20000]         PostgreSQL/Redis: jobs per run
  *   BENCH_PG_PROCS [1,4]           worker process counts
- *   BENCH_PG_CONCURRENCY [10]      jobs at once per worker process, every library
- *   BENCH_PG_ROUNDS [2]            rounds per worker count (library order reversed every round)
- *   BENCH_PG_MAX_SECONDS [5]       a run that has not finished by then reports what was done
- *   BENCH_PEERS [graphile-worker,pg-boss,bullmq]  peers to run (installed with
+ *   BENCH_PG_CONCURRENCY [24]      jobs at once per worker process, every library (a list: 24,100)
+ *   BENCH_PG_ROUNDS [3]            rounds per worker count (library order reversed every round)
+ *   BENCH_PG_MAX_SECONDS [300]     a safety stop: a run that has not finished by then reports what
+ *                                  was done (and is marked so); no run of the defaults comes near it
+ *   BENCH_PEERS [graphile-worker-fast,graphile-worker,pg-boss,bullmq]  peers to run (installed with
  *                                  `npm --prefix bench/peers install`; skipped with one line if not)
  *   BENCH_CPU_PROF [unset]         a directory: effect-executor worker processes run with --cpu-prof
  *                                  into <dir>/pg-<procs>p/ (the SQLite part runs in this process:
@@ -79,12 +88,12 @@ const SUBMITTERS = Math.round(env("BENCH_SUBMITTERS", 64))
 const CONCURRENCY = Math.round(env("BENCH_CONCURRENCY", 256))
 const ROUNDS = Math.round(env("BENCH_ROUNDS", 2))
 const DISK_SECONDS = env("BENCH_DISK_SECONDS", 1.5)
-const PG_TASKS = Math.round(env("BENCH_PG_TASKS", 3_000))
+const PG_TASKS = Math.round(env("BENCH_PG_TASKS", 20_000))
 const PG_PROCS = envList("BENCH_PG_PROCS", "1,4").map(Number)
-const PG_CONCURRENCY = Math.round(env("BENCH_PG_CONCURRENCY", 10))
-const PG_ROUNDS = Math.round(env("BENCH_PG_ROUNDS", 2))
-const PG_MAX_SECONDS = env("BENCH_PG_MAX_SECONDS", 5)
-const PEERS = envList("BENCH_PEERS", "graphile-worker,pg-boss,bullmq")
+const PG_CONCURRENCIES = envList("BENCH_PG_CONCURRENCY", "24").map(Number)
+const PG_ROUNDS = Math.round(env("BENCH_PG_ROUNDS", 3))
+const PG_MAX_SECONDS = env("BENCH_PG_MAX_SECONDS", 300)
+const PEERS = envList("BENCH_PEERS", "graphile-worker-fast,graphile-worker,pg-boss,bullmq")
 const ONLY = process.env.BENCH_ONLY ?? "all"
 const CPU_PROF = process.env.BENCH_CPU_PROF
 const PG_URL = process.env.EFFECT_EXECUTOR_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -308,8 +317,17 @@ const sqliteBench = async (summary: Array<string>) => {
 // 2. PostgreSQL and Redis: worker processes
 // ---------------------------------------------------------------------------------------------
 
-type Lib = "effect-executor" | "graphile-worker" | "pg-boss" | "bullmq"
-const allLibs: ReadonlyArray<Lib> = ["effect-executor", "graphile-worker", "pg-boss", "bullmq"]
+type Lib = "effect-executor" | "graphile-worker-fast" | "graphile-worker" | "pg-boss" | "bullmq"
+const allLibs: ReadonlyArray<Lib> = ["effect-executor", "graphile-worker-fast", "graphile-worker", "pg-boss", "bullmq"]
+
+/** How each row of the results names its library and settings. */
+const libLabel: Record<Lib, string> = {
+  "effect-executor": "effect-executor (layerPg, defaults)",
+  "graphile-worker-fast": "graphile-worker fast (localQueue 500, batched completes)",
+  "graphile-worker": "graphile-worker (defaults)",
+  "pg-boss": "pg-boss (batchSize 500)",
+  bullmq: "bullmq (Redis, defaults)"
+}
 
 /** What a worker process needs to know; passed as JSON on its command line. */
 interface WorkerConfig {
@@ -397,10 +415,10 @@ const makePool = (max: number): PgPoolLike => {
   return new Pool({ connectionString: PG_URL, max, application_name: "effect_executor_bench" })
 }
 
-const contenders: Record<Lib, (pool: PgPoolLike, procs: number) => Promise<Contender>> = {
-  "effect-executor": async (pool) => {
+const contenders: Record<Lib, (pool: PgPoolLike, procs: number, concurrency: number) => Promise<Contender>> = {
+  "effect-executor": async (pool, _procs, concurrency) => {
     const schema = `bench_ee_${hex()}`
-    const config: WorkerConfig = { lib: "effect-executor", space: schema, queue: "default", concurrency: PG_CONCURRENCY, pool: 4 }
+    const config: WorkerConfig = { lib: "effect-executor", space: schema, queue: "default", concurrency, pool: 4 }
     return {
       config,
       enqueue: (n) =>
@@ -415,27 +433,9 @@ const contenders: Record<Lib, (pool: PgPoolLike, procs: number) => Promise<Conte
       cleanup: async () => void await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     }
   },
-  "graphile-worker": async (pool, procs) => {
-    const schema = `bench_gw_${hex()}`
-    const { makeWorkerUtils } = requirePeer("graphile-worker")
-    const utils = await makeWorkerUtils({ connectionString: PG_URL, schema, logger: quietGraphileLogger() })
-    await utils.migrate()
-    let total = 0
-    return {
-      config: { lib: "graphile-worker", space: schema, queue: "noop", concurrency: PG_CONCURRENCY, pool: graphilePool(procs) },
-      enqueue: async (n) => {
-        total = n
-        return concurrently(n, SUBMITTERS, (i) => utils.addJob("noop", { i }))
-      },
-      // a finished job is deleted
-      done: async () => total - Number((await pool.query(`SELECT count(*) AS n FROM ${schema}._private_jobs`)).rows[0].n),
-      cleanup: async () => {
-        await utils.release()
-        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      }
-    }
-  },
-  "pg-boss": async (pool) => {
+  "graphile-worker-fast": (pool, procs, concurrency) => graphileContender(pool, procs, concurrency, true),
+  "graphile-worker": (pool, procs, concurrency) => graphileContender(pool, procs, concurrency, false),
+  "pg-boss": async (pool, _procs, concurrency) => {
     const schema = `bench_boss_${hex()}`
     const PgBoss = requirePeer("pg-boss")
     const boss = new PgBoss({ connectionString: PG_URL, schema, supervise: false, schedule: false })
@@ -443,7 +443,7 @@ const contenders: Record<Lib, (pool: PgPoolLike, procs: number) => Promise<Conte
     await boss.start()
     await boss.createQueue("noop")
     return {
-      config: { lib: "pg-boss", space: schema, queue: "noop", concurrency: PG_CONCURRENCY, pool: 10 },
+      config: { lib: "pg-boss", space: schema, queue: "noop", concurrency, pool: 10 },
       enqueue: (n) => concurrently(n, SUBMITTERS, (i) => boss.send("noop", { i })),
       done: async () =>
         Number(
@@ -455,13 +455,13 @@ const contenders: Record<Lib, (pool: PgPoolLike, procs: number) => Promise<Conte
       }
     }
   },
-  bullmq: async () => {
+  bullmq: async (_pool, _procs, concurrency) => {
     const prefix = `bench_bull_${hex()}`
     const { Queue } = requirePeer("bullmq")
     const queue = new Queue("noop", { connection: { ...REDIS }, prefix })
     await queue.waitUntilReady()
     return {
-      config: { lib: "bullmq", space: prefix, queue: "noop", concurrency: PG_CONCURRENCY, pool: 0 },
+      config: { lib: "bullmq", space: prefix, queue: "noop", concurrency, pool: 0 },
       enqueue: (n) => concurrently(n, SUBMITTERS, (i) => queue.add("noop", { i })),
       done: async () => Number((await queue.getJobCounts("completed")).completed),
       cleanup: async () => {
@@ -472,12 +472,48 @@ const contenders: Record<Lib, (pool: PgPoolLike, procs: number) => Promise<Conte
   }
 }
 
+
+/** graphile-worker's side, in its fast mode (`fast`) or at its defaults. */
+const graphileContender = async (pool: PgPoolLike, procs: number, concurrency: number, fast: boolean): Promise<Contender> => {
+  const schema = `bench_gw_${hex()}`
+  const { makeWorkerUtils } = requirePeer("graphile-worker")
+  const utils = await makeWorkerUtils({ connectionString: PG_URL, schema, logger: quietGraphileLogger() })
+  await utils.migrate()
+  let total = 0
+  return {
+    config: {
+      lib: fast ? "graphile-worker-fast" : "graphile-worker",
+      space: schema,
+      queue: "noop",
+      concurrency,
+      pool: graphilePool(procs, concurrency, fast)
+    },
+    enqueue: async (n) => {
+      total = n
+      if (!fast) return concurrently(n, SUBMITTERS, (i) => utils.addJob("noop", { i }))
+      const batches = Math.ceil(n / 1_000)
+      return concurrently(batches, Math.min(SUBMITTERS, 8), (b) =>
+        utils.addJobs(
+          Array.from({ length: Math.min(1_000, n - b * 1_000) }, (_, k) => ({ identifier: "noop", payload: { i: b * 1_000 + k } }))
+        ))
+    },
+    // a finished job is deleted
+    done: async () => total - Number((await pool.query(`SELECT count(*) AS n FROM ${schema}._private_jobs`)).rows[0].n),
+    cleanup: async () => {
+      await utils.release()
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    }
+  }
+}
+
 /**
  * graphile-worker wants a pool at least as large as its concurrency (it runs one query per job
- * slot); its default is 10. Capped so that all processes together stay under ~64 connections
+ * slot); its default is 10. In its fast mode, concurrency + 2 (the local queue's fetch and the
+ * batched completes). Capped so that all processes together stay under ~64 connections
  * (PostgreSQL allows 100 here, and other clients share it).
  */
-const graphilePool = (procs: number) => Math.max(10, Math.min(PG_CONCURRENCY, Math.floor(64 / procs)))
+const graphilePool = (procs: number, concurrency: number, fast: boolean) =>
+  Math.max(10, Math.min(fast ? concurrency + 2 : concurrency, Math.floor(64 / procs)))
 
 const quietGraphileLogger = () => {
   const { Logger } = requirePeer("graphile-worker")
@@ -489,6 +525,7 @@ const quietGraphileLogger = () => {
 interface PgRun {
   readonly lib: Lib
   readonly procs: number
+  readonly concurrency: number
   readonly round: number
   readonly enqueuePerSecond: number
   readonly perSecond: number
@@ -496,8 +533,8 @@ interface PgRun {
   readonly finished: boolean
 }
 
-const pgRun = async (lib: Lib, procs: number, round: number, pool: PgPoolLike): Promise<PgRun> => {
-  const contender = await contenders[lib](pool, procs)
+const pgRun = async (lib: Lib, procs: number, concurrency: number, round: number, pool: PgPoolLike): Promise<PgRun> => {
+  const contender = await contenders[lib](pool, procs, concurrency)
   const workers: Array<Worker> = []
   try {
     const enqueueMs = await contender.enqueue(PG_TASKS)
@@ -518,6 +555,7 @@ const pgRun = async (lib: Lib, procs: number, round: number, pool: PgPoolLike): 
     const run: PgRun = {
       lib,
       procs,
+      concurrency,
       round,
       enqueuePerSecond: (PG_TASKS / enqueueMs) * 1000,
       perSecond: (done / elapsed) * 1000,
@@ -525,7 +563,7 @@ const pgRun = async (lib: Lib, procs: number, round: number, pool: PgPoolLike): 
       finished: done >= PG_TASKS
     }
     console.log(
-      `round ${round} ${procs}p ${lib.padEnd(16)} ${fmt(run.perSecond).padStart(6)} tasks/s ` +
+      `round ${round} ${procs}p x ${concurrency} ${lib.padEnd(20)} ${fmt(run.perSecond).padStart(6)} tasks/s ` +
         `(${run.finished ? `${fmt(done)} in ${(elapsed / 1000).toFixed(2)} s` : `only ${fmt(done)} of ${fmt(PG_TASKS)} in ${PG_MAX_SECONDS} s`}); ` +
         `enqueue ${fmt(run.enqueuePerSecond)}/s; load ${load()}`
     )
@@ -575,38 +613,41 @@ const pgBench = async (summary: Array<string>) => {
   console.log(
     `\n## PostgreSQL${libs.includes("bullmq") ? " (BullMQ: Redis)" : ""}: ${fmt(PG_TASKS)} no-op jobs enqueued by ` +
       `${SUBMITTERS} concurrent callers, then ${PG_PROCS.join(" and ")} worker process(es) x concurrency ` +
-      `${PG_CONCURRENCY}; ${PG_ROUNDS} rounds, library order reversed each round; a run stops after ${PG_MAX_SECONDS} s`
+      `${PG_CONCURRENCIES.join(" and ")}; ${PG_ROUNDS} rounds, library order reversed each round; safety stop ${PG_MAX_SECONDS} s`
   )
   const runs: Array<PgRun> = []
   try {
-    for (const procs of PG_PROCS) {
-      for (let round = 1; round <= PG_ROUNDS; round++) {
-        for (const lib of round % 2 === 1 ? libs : [...libs].reverse()) runs.push(await pgRun(lib, procs, round, pool))
+    for (const concurrency of PG_CONCURRENCIES) {
+      for (const procs of PG_PROCS) {
+        for (let round = 1; round <= PG_ROUNDS; round++) {
+          for (const lib of round % 2 === 1 ? libs : [...libs].reverse()) {
+            runs.push(await pgRun(lib, procs, concurrency, round, pool))
+          }
+        }
       }
     }
   } finally {
     await pool.end()
   }
-  for (const procs of PG_PROCS) {
-    const of = (lib: Lib) => runs.filter((r) => r.lib === lib && r.procs === procs)
-    const ee = median(of("effect-executor").map((r) => r.perSecond))
-    for (const lib of libs) {
-      const rs = of(lib)
-      const m = median(rs.map((r) => r.perSecond))
-      const partial = rs.some((r) => !r.finished) ? " (did not finish: rate over the time limit)" : ""
-      const perRound = (r: PgRun) => {
-        const mine = of("effect-executor").find((e) => e.round === r.round)!
-        return ratio(mine.perSecond / r.perSecond)
+  for (const concurrency of PG_CONCURRENCIES) {
+    for (const procs of PG_PROCS) {
+      const of = (lib: Lib) => runs.filter((r) => r.lib === lib && r.procs === procs && r.concurrency === concurrency)
+      const ee = median(of("effect-executor").map((r) => r.perSecond))
+      for (const lib of libs) {
+        const rs = of(lib)
+        const m = median(rs.map((r) => r.perSecond))
+        const partial = rs.some((r) => !r.finished) ? ` (stopped at ${PG_MAX_SECONDS} s: rate over that time)` : ""
+        const perRound = (r: PgRun) => ratio(of("effect-executor").find((e) => e.round === r.round)!.perSecond / r.perSecond)
+        const figures = `median ${fmt(m)} tasks/s (${rs.map((r) => fmt(r.perSecond)).join(" / ")})${partial}; ` +
+          `enqueue ${fmt(median(rs.map((r) => r.enqueuePerSecond)))}/s`
+        const target = lib === "graphile-worker-fast" ? `; target >= 1 (goal 1.5): ${verdict(ee / m, 1)}` : ""
+        summary.push(
+          lib === "effect-executor"
+            ? `| pg ${procs} proc x ${concurrency}: ${libLabel[lib]} | ${figures} | 1.00 |`
+            : `| pg ${procs} proc x ${concurrency}: ${libLabel[lib]} | ${figures} | ` +
+              `effect-executor/this ${ratio(ee / m)} (per round ${rs.map(perRound).join(" / ")})${target} |`
+        )
       }
-      summary.push(
-        lib === "effect-executor"
-          ? `| pg ${procs} proc x ${PG_CONCURRENCY}: effect-executor (layerPg) | median ${fmt(m)} tasks/s ` +
-            `(${rs.map((r) => fmt(r.perSecond)).join(" / ")}); enqueue ${fmt(median(rs.map((r) => r.enqueuePerSecond)))}/s | 1.00 |`
-          : `| pg ${procs} proc x ${PG_CONCURRENCY}: ${lib}${lib === "bullmq" ? " (Redis)" : ""} | median ${fmt(m)} tasks/s ` +
-            `(${rs.map((r) => fmt(r.perSecond)).join(" / ")})${partial}; enqueue ${fmt(median(rs.map((r) => r.enqueuePerSecond)))}/s | ` +
-            `effect-executor/${lib} ${ratio(ee / m)} (per round ${rs.map(perRound).join(" / ")})` +
-            `${lib === "graphile-worker" ? `; target >= 1: ${verdict(ee / m, 1)}` : ""} |`
-      )
     }
   }
 }
@@ -639,6 +680,7 @@ const workerMain = async (config: WorkerConfig) => {
       )
       break
     }
+    case "graphile-worker-fast":
     case "graphile-worker": {
       const { run } = requirePeer("graphile-worker")
       say("READY")
@@ -650,7 +692,10 @@ const workerMain = async (config: WorkerConfig) => {
         maxPoolSize: config.pool,
         noHandleSignals: true,
         logger: quietGraphileLogger(),
-        taskList: { noop: async () => {} }
+        taskList: { noop: async () => {} },
+        ...(config.lib === "graphile-worker-fast"
+          ? { preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } }
+          : {})
       })
       break
     }
@@ -662,8 +707,8 @@ const workerMain = async (config: WorkerConfig) => {
       say("READY")
       await gone
       // pg-boss 10 has no per-job concurrency: one fetch loop takes up to batchSize jobs, runs the
-      // handler, then waits out its polling interval (0.5 s at least) before fetching again
-      await boss.work(config.queue, { batchSize: C, pollingIntervalSeconds: 0.5 }, async () => {})
+      // handler once with all of them, then waits out its polling interval (0.5 s at least)
+      await boss.work(config.queue, { batchSize: 500, pollingIntervalSeconds: 0.5 }, async () => {})
       break
     }
     case "bullmq": {
