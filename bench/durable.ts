@@ -317,12 +317,20 @@ const sqliteBench = async (summary: Array<string>) => {
 // 2. PostgreSQL and Redis: worker processes
 // ---------------------------------------------------------------------------------------------
 
-type Lib = "effect-executor" | "graphile-worker-fast" | "graphile-worker" | "pg-boss" | "bullmq"
-const allLibs: ReadonlyArray<Lib> = ["effect-executor", "graphile-worker-fast", "graphile-worker", "pg-boss", "bullmq"]
+type Lib = "effect-executor" | "effect-executor-batch" | "graphile-worker-fast" | "graphile-worker" | "pg-boss" | "bullmq"
+const allLibs: ReadonlyArray<Lib> = [
+  "effect-executor",
+  "effect-executor-batch",
+  "graphile-worker-fast",
+  "graphile-worker",
+  "pg-boss",
+  "bullmq"
+]
 
 /** How each row of the results names its library and settings. */
 const libLabel: Record<Lib, string> = {
   "effect-executor": "effect-executor (layerPg, defaults)",
+  "effect-executor-batch": "effect-executor (layerPg, defaults; enqueued with submitAll)",
   "graphile-worker-fast": "graphile-worker fast (localQueue 500, batched completes)",
   "graphile-worker": "graphile-worker (defaults)",
   "pg-boss": "pg-boss (batchSize 500)",
@@ -416,23 +424,8 @@ const makePool = (max: number): PgPoolLike => {
 }
 
 const contenders: Record<Lib, (pool: PgPoolLike, procs: number, concurrency: number) => Promise<Contender>> = {
-  "effect-executor": async (pool, _procs, concurrency) => {
-    const schema = `bench_ee_${hex()}`
-    const config: WorkerConfig = { lib: "effect-executor", space: schema, queue: "default", concurrency, pool: 4 }
-    return {
-      config,
-      enqueue: (n) =>
-        Effect.runPromise(
-          submitAll(n, SUBMITTERS).pipe(
-            Effect.provide(Executor.layerPg({ schema, tasks: [Noop], runTasks: false })),
-            Effect.provide(pgLayer(4, "effect_executor_bench_submit"))
-          )
-        ),
-      done: async () =>
-        Number((await pool.query(`SELECT count(*) AS n FROM ${schema}.tasks WHERE state = 'succeeded'`)).rows[0].n),
-      cleanup: async () => void await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    }
-  },
+  "effect-executor": (pool, _procs, concurrency) => effectExecutorContender(pool, concurrency, false),
+  "effect-executor-batch": (pool, _procs, concurrency) => effectExecutorContender(pool, concurrency, true),
   "graphile-worker-fast": (pool, procs, concurrency) => graphileContender(pool, procs, concurrency, true),
   "graphile-worker": (pool, procs, concurrency) => graphileContender(pool, procs, concurrency, false),
   "pg-boss": async (pool, _procs, concurrency) => {
@@ -472,6 +465,48 @@ const contenders: Record<Lib, (pool: PgPoolLike, procs: number, concurrency: num
   }
 }
 
+
+/**
+ * effect-executor's side: enqueued with `DurableExecutor.submit` from SUBMITTERS concurrent
+ * callers, or (`batch`) with `DurableExecutor.submitAll` in batches of 1,000 from 8 callers, as
+ * graphile-worker's `addJobs` is called in its fast mode.
+ */
+const effectExecutorContender = async (pool: PgPoolLike, concurrency: number, batch: boolean): Promise<Contender> => {
+  const schema = `bench_ee_${hex()}`
+  const config: WorkerConfig = {
+    lib: batch ? "effect-executor-batch" : "effect-executor",
+    space: schema,
+    queue: "default",
+    concurrency,
+    pool: 4
+  }
+  const layer = Executor.layerPg({ schema, tasks: [Noop], runTasks: false }).pipe(
+    Layer.provide(pgLayer(4, "effect_executor_bench_submit"))
+  )
+  return {
+    config,
+    enqueue: (n) =>
+      batch
+        ? Effect.runPromise(Effect.gen(function*() {
+          // the layer is built once, before the clock starts, and the batches share it
+          const context = yield* Layer.build(layer)
+          const start = performance.now()
+          yield* Effect.promise(() =>
+            concurrently(Math.ceil(n / 1_000), Math.min(SUBMITTERS, 8), (b) =>
+              Effect.runPromise(
+                DurableExecutor.submitAll(
+                  Array.from({ length: Math.min(1_000, n - b * 1_000) }, (_, k) => Noop.make({ i: b * 1_000 + k }))
+                ).pipe(Effect.provide(context))
+              ))
+          )
+          return performance.now() - start
+        }).pipe(Effect.scoped))
+        : Effect.runPromise(submitAll(n, SUBMITTERS).pipe(Effect.provide(layer))),
+    done: async () =>
+      Number((await pool.query(`SELECT count(*) AS n FROM ${schema}.tasks WHERE state = 'succeeded'`)).rows[0].n),
+    cleanup: async () => void await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  }
+}
 
 /** graphile-worker's side, in its fast mode (`fast`) or at its defaults. */
 const graphileContender = async (pool: PgPoolLike, procs: number, concurrency: number, fast: boolean): Promise<Contender> => {
@@ -597,8 +632,8 @@ const pgBench = async (summary: Array<string>) => {
     await pool.end().catch(() => {})
     return
   }
-  const libs: Array<Lib> = ["effect-executor"]
-  const peers = allLibs.filter((lib) => lib !== "effect-executor" && PEERS.includes(lib))
+  const libs: Array<Lib> = ["effect-executor", "effect-executor-batch"]
+  const peers = allLibs.filter((lib) => !libs.includes(lib) && PEERS.includes(lib))
   if (peers.length > 0 && !peersInstalled) {
     console.log(`peers skipped (${peers.join(", ")}): bench/peers/node_modules is missing; run npm --prefix bench/peers install`)
   } else {
@@ -640,7 +675,12 @@ const pgBench = async (summary: Array<string>) => {
         const perRound = (r: PgRun) => ratio(of("effect-executor").find((e) => e.round === r.round)!.perSecond / r.perSecond)
         const figures = `median ${fmt(m)} tasks/s (${rs.map((r) => fmt(r.perSecond)).join(" / ")})${partial}; ` +
           `enqueue ${fmt(median(rs.map((r) => r.enqueuePerSecond)))}/s`
-        const target = lib === "graphile-worker-fast" ? `; target >= 1 (goal 1.5): ${verdict(ee / m, 1)}` : ""
+        const enqueueRatio = lib === "graphile-worker-fast" && of("effect-executor-batch").length > 0
+          ? `; enqueue submitAll/addJobs ${
+            ratio(median(of("effect-executor-batch").map((r) => r.enqueuePerSecond)) / median(rs.map((r) => r.enqueuePerSecond)))
+          } (target >= 1)`
+          : ""
+        const target = lib === "graphile-worker-fast" ? `; target >= 1 (goal 1.5): ${verdict(ee / m, 1)}${enqueueRatio}` : ""
         summary.push(
           lib === "effect-executor"
             ? `| pg ${procs} proc x ${concurrency}: ${libLabel[lib]} | ${figures} | 1.00 |`
@@ -668,7 +708,8 @@ const workerMain = async (config: WorkerConfig) => {
   const C = config.concurrency
 
   switch (config.lib) {
-    case "effect-executor": {
+    case "effect-executor":
+    case "effect-executor-batch": {
       await Effect.runPromise(
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient

@@ -9,6 +9,7 @@
  * @example
  * ```ts
  * const handle = yield* DurableExecutor.submit(SendWelcome.make({ to }), { idempotencyKey: `welcome:${to}` })
+ * const handles = yield* DurableExecutor.submitAll(users.map((user) => SendWelcome.make({ to: user.email })))
  * ```
  *
  * @since 0.1.0
@@ -21,6 +22,17 @@ import type * as TaskHandle from "./TaskHandle.js"
 import type * as TaskStatus from "./TaskStatus.js"
 
 /**
+ * The options of `submitAll`: those of `submit`, for every call, but the idempotency key, which is
+ * given per call by a function (`undefined`: none for that call).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubmitAllOptions<T extends Task.Task.Any> extends Omit<SubmitOptions, "idempotencyKey" | "name"> {
+  readonly idempotencyKey?: ((call: Task.TaskCall<T>, index: number) => string | undefined) | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -31,6 +43,17 @@ export interface DurableExecutor {
     call: Task.TaskCall<T>,
     options?: SubmitOptions
   ) => Effect.Effect<TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>, SubmitError>
+  /**
+   * Persists many calls in one transaction (the caller's own, when it runs in one on the store's
+   * database) and returns their handles in order. All or nothing: a call that `submit` would
+   * refuse (`UnknownTask`, `InvalidPayload`, an unknown queue, ...) refuses the whole batch with
+   * that error, and nothing is written. A call whose idempotency key is taken gets the earlier
+   * task's handle, as with `submit`.
+   */
+  readonly submitAll: <T extends Task.Task.Any>(
+    calls: Iterable<Task.TaskCall<T>>,
+    options?: SubmitAllOptions<T>
+  ) => Effect.Effect<ReadonlyArray<TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>>, SubmitError>
   readonly status: <A, E>(handle: TaskHandle.TaskHandle<A, E>) => Effect.Effect<TaskStatus.TaskStatus<A, E>, LookupError>
   readonly await: <A, E>(
     handle: TaskHandle.TaskHandle<A, E>
@@ -59,6 +82,21 @@ export const submit = <T extends Task.Task.Any>(
   options?: SubmitOptions
 ): Effect.Effect<TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>, SubmitError, DurableExecutor> =>
   Effect.flatMap(DurableExecutor, (executor) => executor.submit(call, options))
+
+/**
+ * Submits many calls durably, in one transaction, with the `DurableExecutor` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submitAll = <T extends Task.Task.Any>(
+  calls: Iterable<Task.TaskCall<T>>,
+  options?: SubmitAllOptions<T>
+): Effect.Effect<
+  ReadonlyArray<TaskHandle.TaskHandle<Task.Task.Success<T>, Task.Task.Failure<T>>>,
+  SubmitError,
+  DurableExecutor
+> => Effect.flatMap(DurableExecutor, (executor) => executor.submitAll(calls, options))
 
 /**
  * @since 0.1.0

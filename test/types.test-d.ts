@@ -28,7 +28,7 @@ describe("types", () => {
   it("the Executor service offers no shutdown", () => {
     expectTypeOf<keyof Executor.Executor>().toEqualTypeOf<"reliability" | "submit" | "status" | "await" | "interrupt">()
     expectTypeOf<keyof DurableExecutor.DurableExecutor>().toEqualTypeOf<
-      "reliability" | "submit" | "status" | "await" | "interrupt"
+      "reliability" | "submit" | "submitAll" | "status" | "await" | "interrupt"
     >()
     const useShutdown = (executor: Executor.Executor) =>
       // @ts-expect-error: there is no shutdown; the executor lives as long as its layer

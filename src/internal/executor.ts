@@ -243,6 +243,7 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
     const durable: DurableExecutor = {
       reliability: "durable",
       submit: (call, submitOptions) => engine.submit(call, submitOptions),
+      submitAll: (calls, submitOptions) => engine.submitAll(calls, submitOptions),
       status: (handle) => engine.status(handle),
       await: (handle) => engine.await(handle) as Effect.Effect<any, any>,
       interrupt: (handle) => engine.interrupt(handle)

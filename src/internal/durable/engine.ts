@@ -56,7 +56,7 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
       })
     )
 
-    return { submit: submitter.submit, ...makeQuery(state) }
+    return { submit: submitter.submit, submitAll: submitter.submitAll, ...makeQuery(state) }
   })
 
 /** @internal */

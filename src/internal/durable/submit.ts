@@ -1,12 +1,14 @@
 /**
  * A durable submit: the task call checked, its row written (in a group commit shared with
  * concurrent submits, or inside the caller's own transaction), held rows released when their
- * response is done, and the backlog measured against `maxBacklog`.
+ * response is done, and the backlog measured against `maxBacklog`. `submitAll` writes many calls'
+ * rows in one transaction.
  *
  * @internal
  */
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Either, Option, ParseResult, Runtime, type Scope, Schema, Tracer } from "effect"
+import type { SubmitAllOptions } from "../../DurableExecutor.js"
 import type { SubmitOptions } from "../../Executor.js"
 import {
   ExecutorBusy,
@@ -21,7 +23,7 @@ import * as TaskHandle from "../../TaskHandle.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { randomTaskId } from "../handleId.js"
 import { onceABurst } from "../keepRunning.js"
-import { openHoldOf, type ResponseHolder, takeUnheldWarning } from "../requestHold.js"
+import { openHoldOf, type RequestHold, type ResponseHolder, takeUnheldWarning } from "../requestHold.js"
 import { hashSession } from "../sessionHash.js"
 import { placementOf } from "../submission.js"
 import { taskMetrics } from "../taskMetrics.js"
@@ -39,6 +41,10 @@ export interface Submitter {
     call: Task.TaskCall.Any,
     options: SubmitOptions | undefined
   ) => Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError>
+  readonly submitAll: (
+    calls: Iterable<Task.TaskCall.Any>,
+    options: SubmitAllOptions<any> | undefined
+  ) => Effect.Effect<ReadonlyArray<TaskHandle.TaskHandle<any, any>>, SubmitError>
   /** Counts the backlog in the store (per queue for the gauge, and in all for `maxBacklog`). */
   readonly countBacklog: Effect.Effect<number, StoreUnavailable>
   /** Whether `maxBacklog` is finite, so that the backlog is counted often. */
@@ -104,82 +110,140 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
       )
     }
 
+    /** A call's row, checked against the registered tasks and the lanes, or the refusal. */
+    const rowOf = (
+      call: Task.TaskCall.Any,
+      options: SubmitOptions | undefined,
+      context: Context.Context<never>,
+      held: boolean,
+      at: number
+    ): TaskStore.NewTask | SubmitError => {
+      const task = call.task
+      if (!tasks.has(task.name)) return new UnknownTask({ name: task.name })
+      const placed = placementOf(options, task, lanes, at)
+      if (!("lane" in placed)) return placed
+      const { delayMillis, priority } = placed
+      const encoded = Schema.encodeUnknownEither(task.payload as Schema.Schema<unknown, unknown>)(call.payload)
+      if (Either.isLeft(encoded)) {
+        return new InvalidPayload({ task: task.name, reason: ParseResult.TreeFormatter.formatErrorSync(encoded.left) })
+      }
+      const span = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+      return {
+        id: randomTaskId(),
+        name: task.name,
+        queue: placed.lane.name,
+        payload: JSON.stringify(encoded.right ?? null),
+        priority,
+        runAt: at + delayMillis,
+        delayMillis,
+        state: held ? "held" : "queued",
+        idempotencyKey: options?.idempotencyKey,
+        owner: held ? owner : undefined,
+        leaseExpiresAt: held ? at + state.leaseMillis : undefined,
+        traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
+        session: options?.session === undefined ? undefined : hashSession(config.sessionKey, options.session),
+        createdAt: at
+      }
+    }
+
+    /** After its row is committed (`id`: the row's, or an earlier one's with the same idempotency key). */
+    const written = (
+      row: TaskStore.NewTask,
+      id: string,
+      hold: RequestHold | undefined,
+      onAbort: Task.OnAbort
+    ): TaskHandle.TaskHandle<any, any> => {
+      if (id === row.id) {
+        writtenSinceCount++
+        taskMetrics.of(row.name, row.queue).submitted.update(1)
+        if (hold === undefined) wake(state)
+        else {
+          state.heldIds.add(id)
+          // released at once if the client went away during the insert
+          hold.hold(holder, { id, onAbort })
+        }
+      }
+      return TaskHandle.unsafeMake(id, row.name)
+    }
+
+    /** `write` once the backlog allows `n` more rows (counted again at the limit before a refusal). */
+    const withinBacklog = <A>(n: number, write: () => Effect.Effect<A, SubmitError>): Effect.Effect<A, SubmitError> =>
+      !bounded || counted + writtenSinceCount + inFlight + n <= config.maxBacklog
+        ? write()
+        : Effect.flatMap(countBacklog, (waiting) =>
+          waiting + inFlight + n > config.maxBacklog
+            ? Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
+            : write())
+
+    /** Counts `n` rows in flight while `effect` writes them (see countBacklog). */
+    const inFlightWhile = <A, E>(n: number, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.suspend(() => {
+        inFlight += n
+        return effect.pipe(
+          // counted as written (in `written`) before they stop counting as in flight
+          Effect.map((a) => {
+            inFlight -= n
+            return a
+          }),
+          Effect.onError(() => Effect.sync(() => inFlight -= n))
+        )
+      })
+
     const submit = (
       call: Task.TaskCall.Any,
       options: SubmitOptions | undefined
     ): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> =>
       Effect.withFiberRuntime((fiber) => {
         if (state.closed) return Effect.fail(new ExecutorClosed())
-        const task = call.task
-        if (!tasks.has(task.name)) return Effect.fail(new UnknownTask({ name: task.name }))
-        const at = now()
-        const placed = placementOf(options, task, lanes, at)
-        if (!("lane" in placed)) return Effect.fail(placed)
-        const { delayMillis, priority } = placed
-        const queue = placed.lane.name
-        const encoded = Schema.encodeUnknownEither(task.payload as Schema.Schema<unknown, unknown>)(call.payload)
-        if (Either.isLeft(encoded)) {
-          return Effect.fail(
-            new InvalidPayload({ task: task.name, reason: ParseResult.TreeFormatter.formatErrorSync(encoded.left) })
-          )
-        }
+        const context = fiber.currentContext
+        const hold = options?.when === "now" ? undefined : openHoldOf(context)
+        const row = rowOf(call, options, context, hold !== undefined, now())
+        if (!("id" in row)) return Effect.fail(row)
         if (inFlight >= MAX_IN_FLIGHT) {
           return Effect.fail(new ExecutorBusy({ maxBacklog: Math.min(MAX_IN_FLIGHT, config.maxBacklog) }))
         }
-
-        const context = fiber.currentContext
-        const hold = options?.when === "now" ? undefined : openHoldOf(context)
-        const held = hold !== undefined
-        const span = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
-        const row: TaskStore.NewTask = {
-          id: randomTaskId(),
-          name: task.name,
-          queue,
-          payload: JSON.stringify(encoded.right ?? null),
-          priority,
-          runAt: at + delayMillis,
-          delayMillis,
-          state: held ? "held" : "queued",
-          idempotencyKey: options?.idempotencyKey,
-          owner: held ? owner : undefined,
-          leaseExpiresAt: held ? at + state.leaseMillis : undefined,
-          traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
-          session: options?.session === undefined ? undefined : hashSession(config.sessionKey, options.session),
-          createdAt: at
-        }
-        const write = (): Effect.Effect<TaskHandle.TaskHandle<any, any>, SubmitError> => {
-          inFlight++
-          // Inside the caller's own transaction on the store's database, the row joins it: it
-          // commits or rolls back with the caller's rows (no group commit then).
-          const joined = store.transactional && Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some"
-          return (joined ? Effect.map(store.insert([row]), (ids) => ids[0]!) : insert(row)).pipe(
-            Effect.map((id) => {
-              // counted as written before it stops counting as in flight (see countBacklog)
-              inFlight--
-              if (id === row.id) {
-                writtenSinceCount++
-                taskMetrics.of(task.name, queue).submitted.update(1)
-                if (!held) wake(state)
-                else {
-                  state.heldIds.add(id)
-                  // released at once if the client went away during the insert
-                  hold.hold(holder, { id, onAbort: options?.onAbort ?? task.onAbort })
-                }
-              }
-              return TaskHandle.unsafeMake(id, task.name)
-            }),
-            Effect.onError(() => Effect.sync(() => inFlight--))
+        // Inside the caller's own transaction on the store's database, the row joins it: it
+        // commits or rolls back with the caller's rows (no group commit then).
+        const joined = store.transactional && Context.getOption(context, SqlClient.TransactionConnection)._tag === "Some"
+        const write = () =>
+          inFlightWhile(1, joined ? Effect.map(store.insert([row]), (ids) => ids[0]!) : insert(row)).pipe(
+            Effect.map((id) => written(row, id, hold, options?.onAbort ?? call.task.onAbort))
           )
-        }
-        const checked = !bounded || counted + writtenSinceCount + inFlight < config.maxBacklog
-          ? write()
-          : Effect.flatMap(countBacklog, (waiting) =>
-            waiting + inFlight >= config.maxBacklog
-              ? Effect.fail(new ExecutorBusy({ maxBacklog: config.maxBacklog }))
-              : write())
-        const warning = held ? undefined : takeUnheldWarning()
+        const checked = withinBacklog(1, write)
+        const warning = hold !== undefined ? undefined : takeUnheldWarning()
         return warning === undefined ? checked : Effect.zipLeft(checked, warning)
       })
 
-    return { submit, countBacklog, bounded }
+    const submitAll = (
+      calls: Iterable<Task.TaskCall.Any>,
+      options: SubmitAllOptions<any> | undefined
+    ): Effect.Effect<ReadonlyArray<TaskHandle.TaskHandle<any, any>>, SubmitError> =>
+      Effect.withFiberRuntime((fiber) => {
+        if (state.closed) return Effect.fail(new ExecutorClosed())
+        const list = Array.from(calls)
+        if (list.length === 0) return Effect.succeed([])
+        const context = fiber.currentContext
+        const hold = options?.when === "now" ? undefined : openHoldOf(context)
+        const at = now()
+        const keyOf = options?.idempotencyKey
+        const rows: Array<TaskStore.NewTask> = []
+        for (let i = 0; i < list.length; i++) {
+          const call = list[i]!
+          const row = rowOf(call, { ...options, idempotencyKey: keyOf?.(call, i) }, context, hold !== undefined, at)
+          if (!("id" in row)) return Effect.fail(row)
+          rows.push(row)
+        }
+        // one transaction, the caller's when there is one (then a savepoint in it)
+        const write = () =>
+          inFlightWhile(rows.length, store.insert(rows)).pipe(
+            Effect.map((ids) =>
+              rows.map((row, i) => written(row, ids[i]!, hold, options?.onAbort ?? list[i]!.task.onAbort))
+            )
+          )
+        const checked = withinBacklog(rows.length, write)
+        const warning = hold !== undefined ? undefined : takeUnheldWarning()
+        return warning === undefined ? checked : Effect.zipLeft(checked, warning)
+      })
+
+    return { submit, submitAll, countBacklog, bounded }
   })

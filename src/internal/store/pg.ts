@@ -14,8 +14,8 @@ import type * as PgStore from "../../PgStore.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { randomTaskId } from "../handleId.js"
 import { checkTables } from "./migrations.js"
-import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "./sql.js"
-import { chunked, type ClaimedRow, refused, toClaimedTasks } from "./storedRow.js"
+import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, type SqlDialect, storeGuard } from "./sql.js"
+import { chunked, type ClaimedRow, newRow, refused, toClaimedTasks } from "./storedRow.js"
 
 const CHUNK = 1_000
 
@@ -126,6 +126,19 @@ export const make = (
         Effect.map(toClaimedTasks)
       )
 
+    // The rows travel as one JSON parameter (as graphile-worker's add_jobs does): a statement with
+    // 14 parameters a row took longer to bind than to run.
+    const insertChunk: SqlDialect["insertChunk"] = (rows) =>
+      sql<{ id: string }>`INSERT INTO ${tasks}
+          (id, name, queue, payload, state, priority, run_at, delay_ms, idempotency_key, owner, lease_expires_at,
+           trace_parent, session, created_at)
+        SELECT id, name, queue, payload, state, priority, run_at, delay_ms, idempotency_key, owner, lease_expires_at,
+           trace_parent, session, created_at
+        FROM jsonb_to_recordset(${JSON.stringify(rows.map(newRow))}::jsonb) AS r(
+          id text, name text, queue text, payload text, state text, priority integer, run_at bigint, delay_ms bigint,
+          idempotency_key text, owner text, lease_expires_at bigint, trace_parent text, session text, created_at bigint)
+        ON CONFLICT DO NOTHING RETURNING id`
+
     // One statement per batch: the batch travels as one JSON parameter joined to the rows. A
     // result is taken only while the row is still under the claim that ran it (owner and fence).
     const complete: TaskStore.TaskStore["complete"] = (results, now) =>
@@ -215,6 +228,7 @@ export const make = (
       no: sql.literal("false"),
       lockRow: sql.literal("FOR UPDATE"),
       notify,
+      insertChunk,
       claim,
       complete,
       fail,

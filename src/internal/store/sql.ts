@@ -6,14 +6,14 @@ import { Cause, Effect, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { StoreUnavailable } from "../../ExecutorError.js"
 import type * as TaskStore from "../../TaskStore.js"
-import { chunked, newRow, type TaskRow, taskColumns, toStoredTask } from "./storedRow.js"
+import { chunked, type TaskRow, taskColumns, toStoredTask } from "./storedRow.js"
 
-/** Enough rows per statement to stay under SQLite's 32,766 bound parameters (15 columns a row). */
-const CHUNK = 1_000
+/** Enough rows per statement to stay under SQLite's 32,766 bound parameters (15 columns a row). @internal */
+export const CHUNK = 1_000
 
 /**
  * What differs between the SQL databases: the table, the boolean literal, row locks, wake-ups,
- * and the three statements written for each (claim, complete, fail, prune).
+ * and the statements written for each (insert, claim, complete, fail, prune).
  *
  * @internal
  */
@@ -33,6 +33,8 @@ export interface SqlDialect {
   readonly lockRow: Fragment
   /** Tells idle workers of other processes that these queues have due tasks. */
   readonly notify: (queues: Iterable<string>) => Effect.Effect<void, SqlError>
+  /** Inserts up to CHUNK rows, skipping conflicts (id, idempotency key); answers the ids written. */
+  readonly insertChunk: (rows: ReadonlyArray<TaskStore.NewTask>) => Effect.Effect<ReadonlyArray<{ readonly id: string }>, SqlError>
   readonly claim: TaskStore.TaskStore["claim"]
   readonly complete: TaskStore.TaskStore["complete"]
   readonly fail: TaskStore.TaskStore["fail"]
@@ -94,8 +96,7 @@ export const makeSqlTaskStore = (sql: SqlClient.SqlClient, dialect: SqlDialect):
     guard(sql.withTransaction(Effect.gen(function*() {
       const inserted = new Set<string>()
       for (const chunk of chunked(rows, CHUNK)) {
-        const returned = yield* sql<{ id: string }>`INSERT INTO ${tasks} ${sql.insert(chunk.map(newRow))}
-          ON CONFLICT DO NOTHING RETURNING id`
+        const returned = yield* dialect.insertChunk(chunk)
         for (const row of returned) inserted.add(row.id)
       }
       yield* notify(rows.filter((row) => row.state === "queued" && inserted.has(row.id)).map((row) => row.queue))

@@ -11,7 +11,7 @@ import type { StoreUnavailable } from "../../ExecutorError.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { checkTables } from "./migrations.js"
 import { loadSessionKey, makeSqlTaskStore, PRUNE_BATCH, storeGuard } from "./sql.js"
-import { chunked as chunks, type ClaimedRow, refused, toClaimedTasks } from "./storedRow.js"
+import { chunked as chunks, type ClaimedRow, newRow, refused, toClaimedTasks } from "./storedRow.js"
 
 /** Lets the event loop run between prune's statements (better-sqlite3 runs each on it). */
 const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
@@ -150,6 +150,9 @@ export const make = (location: string): Effect.Effect<TaskStore.TaskStore, Store
       lockRow: sql.literal(""),
       // one process, one file: there is nobody to wake
       notify: () => Effect.void,
+      insertChunk: (rows) =>
+        sql<{ id: string }>`INSERT INTO ${sql("effect_executor_tasks")} ${sql.insert(rows.map(newRow))}
+          ON CONFLICT DO NOTHING RETURNING id`,
       claim,
       complete,
       fail,

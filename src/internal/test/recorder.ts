@@ -9,7 +9,7 @@
 import { HttpServerRequest } from "@effect/platform"
 import { Cause, Context, Data, Deferred, Duration, Effect, Exit, FiberId, FiberSet, Layer, Option } from "effect"
 import { ResponseLifecycle } from "../../AfterResponse.js"
-import { DurableExecutor } from "../../DurableExecutor.js"
+import { DurableExecutor, type SubmitAllOptions } from "../../DurableExecutor.js"
 import * as Executor from "../../Executor.js"
 import { TaskInterrupted, type TaskNotFound } from "../../ExecutorError.js"
 import type * as ExecutorTest from "../../ExecutorTest.js"
@@ -175,6 +175,12 @@ const makeRecorder = (
   const durable = (durable: DurableExecutor): DurableExecutor => ({
     reliability: "durable",
     submit: submitted(durable.submit) as unknown as DurableExecutor["submit"],
+    submitAll: ((calls: Iterable<Task.TaskCall.Any>, options?: SubmitAllOptions<any>) =>
+      Effect.flatMap(currentRequest, (request) =>
+        Effect.tap(
+          durable.submitAll(calls, options),
+          (handles) => Effect.forEach(handles, (handle) => record(handle, handle.task ?? "unknown", request))
+        ))) as DurableExecutor["submitAll"],
     status: status(durable.status as Executor.Executor["status"]) as DurableExecutor["status"],
     await: await_(durable.await) as DurableExecutor["await"],
     interrupt: durable.interrupt
