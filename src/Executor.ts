@@ -262,6 +262,15 @@ export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> exte
    * (a web tier in front of worker processes). Default `true`.
    */
   readonly runTasks?: boolean | undefined
+  /**
+   * Tasks each queue claims ahead of its free slots, kept in this process until a slot frees, so
+   * that short tasks do not wait for a round trip to the store per batch (graphile-worker's
+   * `localQueue`). Claimed tasks are this process's: they show `Running` and are under its lease;
+   * a shutdown gives them back at once; after a crash they are taken over like running ones (their
+   * attempt counted); a task submitted meanwhile, of any priority, waits until the buffer is down
+   * to half. Default 0 (claim only for free slots).
+   */
+  readonly prefetch?: number | undefined
 }
 
 /**

@@ -90,6 +90,13 @@ const positiveInteger = (name: string, value: number): number => {
   return value
 }
 
+const nonNegativeInteger = (name: string, value: number): number => {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`Executor: "${name}" must be a non-negative integer, got ${value}`)
+  }
+  return value
+}
+
 const durationOf = (name: string, value: Duration.DurationInput): Duration.Duration => {
   const duration = Duration.decodeUnknown(value)
   if (duration._tag === "None") throw new RangeError(`Executor: "${name}" must be a duration, got ${String(value)}`)
@@ -238,6 +245,7 @@ export const layerStore = <const Tasks extends ReadonlyArray<Task.Task.Any>>(
       ...durableTimings(options),
       groupCommit: options.groupCommit ?? true,
       runTasks: options.runTasks ?? true,
+      prefetch: nonNegativeInteger("prefetch", options.prefetch ?? 0),
       sessionKey: memory.config.sessionKey
     })
     const durable: DurableExecutor = {

@@ -11,7 +11,7 @@ import type * as TaskStore from "../../TaskStore.js"
 import { logDrain, logDrainTimedOut } from "../run/attempt.js"
 import { startMaintenance } from "./maintenance.js"
 import { makeQuery } from "./query.js"
-import { checkIdle, type DurableConfig, makeState, stopRunning, wake } from "./state.js"
+import { checkIdle, type DurableConfig, makeState, stopRunning, takeAllBuffered, wake } from "./state.js"
 import { makeSubmitter } from "./submit.js"
 import { startWorkers } from "./worker.js"
 
@@ -33,6 +33,12 @@ export const makeDurableEngine = (store: TaskStore.TaskStore, config: DurableCon
         state.closed = true
         state.claiming = false
         wake(state)
+        // claimed ahead, never started: back to the queue at once, for the next process
+        const buffered = takeAllBuffered(state)
+        if (buffered.length > 0) {
+          yield* store.requeue(buffered.map((task) => ({ id: task.id, owner: state.owner, claim: task.claim })), state.now())
+            .pipe(Effect.ignoreLogged)
+        }
         if (running.size > 0 || heldIds.size > 0) {
           yield* logDrain({ running: running.size, held: heldIds.size }, config.drainTimeout)
           // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.

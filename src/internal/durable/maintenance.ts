@@ -9,7 +9,7 @@ import { Duration, Effect, Schedule, type Scope } from "effect"
 import type { StoreUnavailable } from "../../ExecutorError.js"
 import { keepRunning } from "../keepRunning.js"
 import { taskMetrics } from "../taskMetrics.js"
-import { type EngineState, stopRunning, wake } from "./state.js"
+import { cancelBuffered, type EngineState, stopRunning, unbuffer, wake } from "./state.js"
 
 /** @internal */
 export const startMaintenance = (
@@ -27,16 +27,21 @@ export const startMaintenance = (
     yield* keepRunning(
       "renewing leases",
       Effect.gen(function*() {
-        const ids = [...running.keys(), ...state.heldIds]
+        const ids = [...running.keys(), ...state.buffered.keys(), ...state.heldIds]
         if (ids.length === 0) return
         const { cancelled, lost } = yield* store.heartbeat({ owner, ids, now: now(), leaseMillis })
         for (const id of lost) {
           if (running.has(id)) {
             yield* Effect.logWarning(`task ${id}: its claim was taken over by another worker; this attempt stops`)
           }
+          unbuffer(state, id)
           stopRunning(state, id, "lost")
         }
-        for (const id of cancelled) stopRunning(state, id, "cancelled")
+        for (const id of cancelled) {
+          const claimed = unbuffer(state, id)
+          if (claimed !== undefined) yield* cancelBuffered(state, claimed)
+          else stopRunning(state, id, "cancelled")
+        }
       }),
       Schedule.spaced(Math.max(10, Math.floor(leaseMillis / 3)))
     ).pipe(Effect.forkScoped)

@@ -13,7 +13,7 @@ import type * as TaskStatus from "../../TaskStatus.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { isWellFormedTaskId } from "../handleId.js"
 import { awaitedOf, infoOf, statusOf } from "../run/codec.js"
-import { type EngineState, notifyFinished, stopRunning, wake } from "./state.js"
+import { cancelBuffered, type EngineState, notifyFinished, stopRunning, unbuffer, wake } from "./state.js"
 
 /** Store calls made on the caller's fiber must not run on a transaction the caller has open. */
 const outsideCallerTransaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
@@ -67,6 +67,8 @@ export const makeQuery = (state: EngineState) => {
       if (outcome === "missing") return yield* new TaskNotFound({ id: row.id })
       if (outcome === "cancelled") notifyFinished(state, row.id)
       if (outcome === "requested") {
+        const buffered = unbuffer(state, row.id)
+        if (buffered !== undefined) return yield* outsideCallerTransaction(cancelBuffered(state, buffered))
         const local = state.running.get(row.id)
         if (local !== undefined) {
           stopRunning(state, row.id, "cancelled")

@@ -7,6 +7,7 @@
  * @internal
  */
 import { Deferred, Duration, Effect, Exit, type Fiber, Queue } from "effect"
+import type { StoreUnavailable } from "../../ExecutorError.js"
 import type * as Task from "../../Task.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { randomTaskId } from "../handleId.js"
@@ -25,14 +26,23 @@ export interface DurableConfig {
   readonly retention: Duration.Duration
   readonly groupCommit: boolean
   readonly runTasks: boolean
+  /** Tasks claimed ahead of free slots, per queue, kept here until a slot frees (see `claimRound`). */
+  readonly prefetch: number
   /** How long a process may go without a liveness beat before others take its tasks over. */
   readonly takeoverAfter: Duration.Duration
   /** The key submits' sessions are hashed with before they are stored. */
   readonly sessionKey: string
 }
 
-/** A queue's slots in this process. @internal */
-export type Lane = Slots
+/**
+ * A queue's slots in this process, and its tasks claimed ahead (`prefetch`): they are the store's
+ * `running` rows of this process, under its lease, that have not started yet.
+ *
+ * @internal
+ */
+export interface Lane extends Slots {
+  readonly buffer: Array<TaskStore.ClaimedTask>
+}
 
 /** An attempt running in this process. @internal */
 export interface RunningTask {
@@ -54,6 +64,8 @@ export interface EngineState {
   readonly tasks: ReadonlyMap<string, Task.Task.Any>
   readonly lanes: ReadonlyMap<string, Lane>
   readonly running: Map<string, RunningTask>
+  /** Claimed ahead and not started, by id: their lanes hold them in order. */
+  readonly buffered: Map<string, Lane>
   /** Rows this process holds for its open responses. */
   readonly heldIds: Set<string>
   readonly localWaiters: Map<string, Deferred.Deferred<void>>
@@ -71,7 +83,11 @@ export interface EngineState {
 export const makeState = (store: TaskStore.TaskStore, config: DurableConfig): Effect.Effect<EngineState> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const lanes = makeLanes(config.concurrency, config.queues, (name, concurrency): Lane => ({ name, concurrency, running: 0 }))
+    const lanes = makeLanes(
+      config.concurrency,
+      config.queues,
+      (name, concurrency): Lane => ({ name, concurrency, running: 0, buffer: [] })
+    )
     return {
       store,
       config,
@@ -81,6 +97,7 @@ export const makeState = (store: TaskStore.TaskStore, config: DurableConfig): Ef
       tasks: new Map(config.tasks.map((task) => [task.name, task] as const)),
       lanes,
       running: new Map(),
+      buffered: new Map(),
       heldIds: new Set(),
       localWaiters: new Map(),
       wakeups: yield* Queue.sliding<void>(1),
@@ -121,3 +138,30 @@ export const stopRunning = (state: EngineState, id: string, why: "cancelled" | "
   entry.stop = why
   entry.fiber.unsafeInterruptAsFork(entry.fiber.id())
 }
+
+/** Takes a task claimed ahead out of its lane's buffer (it is cancelled, lost or given back). @internal */
+export const unbuffer = (state: EngineState, id: string): TaskStore.ClaimedTask | undefined => {
+  const lane = state.buffered.get(id)
+  if (lane === undefined) return undefined
+  state.buffered.delete(id)
+  const at = lane.buffer.findIndex((task) => task.id === id)
+  return at < 0 ? undefined : lane.buffer.splice(at, 1)[0]
+}
+
+/** Empties every lane's buffer: the tasks claimed ahead, to give back to the store. @internal */
+export const takeAllBuffered = (state: EngineState): ReadonlyArray<TaskStore.ClaimedTask> => {
+  const all: Array<TaskStore.ClaimedTask> = []
+  for (const lane of state.lanes.values()) all.push(...lane.buffer.splice(0))
+  state.buffered.clear()
+  return all
+}
+
+/**
+ * A task claimed ahead and cancelled before it started: it ends `Interrupted` at once (its claim
+ * is this process's, so the store takes the write). @internal
+ */
+export const cancelBuffered = (state: EngineState, claimed: TaskStore.ClaimedTask): Effect.Effect<void, StoreUnavailable> =>
+  Effect.map(
+    state.store.markInterrupted({ id: claimed.id, owner: state.owner, claim: claimed.claim }, state.now()),
+    () => notifyFinished(state, claimed.id)
+  )

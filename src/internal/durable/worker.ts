@@ -209,19 +209,44 @@ export const startWorkers = (state: EngineState): Effect.Effect<void, never, Sco
       })
     }
 
-    /** Claims for every lane with free slots; answers whether a lane was filled (more may wait). */
+    /** Starts a lane's tasks claimed ahead while it has free slots; answers how many slots are still free. */
+    const startBuffered = (lane: Lane): number => {
+      let free = freeSlots(lane, state.totalRunning, config.concurrency)
+      while (free > 0 && lane.buffer.length > 0) {
+        const task = lane.buffer.shift()!
+        state.buffered.delete(task.id)
+        start(task, lane)
+        free--
+      }
+      return free
+    }
+
+    /**
+     * Claims for every lane with free slots, and with `prefetch` ahead of them: a lane's buffer is
+     * filled again once it is down to half, so that short tasks do not wait for a round trip per
+     * batch of free slots. Answers whether a claim came back full (more may be waiting).
+     */
     const claimRound = Effect.gen(function*() {
       let filled = false
       for (const lane of lanes.values()) {
-        const free = freeSlots(lane, state.totalRunning, config.concurrency)
-        if (!state.claiming || free <= 0) continue
-        const claimed = yield* store.claim({ owner, queue: lane.name, limit: free, now: now(), leaseMillis })
+        if (!state.claiming) return false
+        const free = startBuffered(lane)
+        const room = lane.buffer.length <= config.prefetch / 2 ? config.prefetch - lane.buffer.length : 0
+        const limit = free + room
+        if (limit <= 0) continue
+        const claimed = yield* store.claim({ owner, queue: lane.name, limit, now: now(), leaseMillis })
         if (!state.claiming) {
           yield* store.requeue(claimed.map((task) => ({ id: task.id, owner, claim: task.claim })), now())
           return false
         }
-        for (const task of claimed) start(task, lane)
-        if (claimed.length === free) filled = true
+        for (const task of claimed) {
+          if (freeSlots(lane, state.totalRunning, config.concurrency) > 0) start(task, lane)
+          else {
+            lane.buffer.push(task)
+            state.buffered.set(task.id, lane)
+          }
+        }
+        if (claimed.length === limit) filled = true
       }
       return filled
     })
