@@ -60,7 +60,7 @@
  *   BENCH_PEERS [graphile-worker-fast,graphile-worker,pg-boss,bullmq]  peers to run (installed with
  *                                  `npm --prefix bench/peers install`; skipped with one line if not)
  *   BENCH_CPU_PROF [unset]         a directory: effect-executor worker processes run with --cpu-prof
- *                                  into <dir>/pg-<procs>p/ (the SQLite part runs in this process:
+ *                                  into <dir>/<lib>-<procs>p/ (the SQLite part runs in this process:
  *                                  `node --cpu-prof --import tsx bench/durable.ts` profiles it)
  *   EFFECT_EXECUTOR_PG_URL [postgres://postgres@127.0.0.1:5432/test]
  *
@@ -364,7 +364,7 @@ const startWorker = (config: WorkerConfig, profileDir: string | undefined): Work
     JSON.stringify(config)
   ]
   // stdin stays a pipe: GO goes down it, and the child leaves when it closes (even if this one is killed -9)
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "inherit"] })
+  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_TRACE_GC ? ["--trace-gc"] : []), ...args], { cwd: root, stdio: ["pipe", process.env.BENCH_WORKER_TRACE_GC ? "pipe" : "pipe", "inherit"] })
   track(child)
   const lines = createInterface({ input: child.stdout! })
   const waitFor = (word: string) =>
@@ -573,7 +573,7 @@ const pgRun = async (lib: Lib, procs: number, concurrency: number, round: number
   const workers: Array<Worker> = []
   try {
     const enqueueMs = await contender.enqueue(PG_TASKS)
-    const profileDir = CPU_PROF !== undefined && lib === "effect-executor" ? join(CPU_PROF, `pg-${procs}p`) : undefined
+    const profileDir = CPU_PROF !== undefined && lib.startsWith("effect-executor") ? join(CPU_PROF, `${lib}-${procs}p`) : undefined
     for (let i = 0; i < procs; i++) workers.push(startWorker(contender.config, profileDir))
     await Promise.all(workers.map((w) => w.ready))
     const start = performance.now()

@@ -26,7 +26,9 @@ type Outcome = "succeeded" | "failed" | "other"
  * would refuse the write anyway.
  */
 const endRetry = Schedule.exponential("20 millis").pipe(Schedule.either(Schedule.spaced("1 second")))
-const persistEnd = <A>(write: Effect.Effect<A, StoreUnavailable>) => Effect.retry(write, endRetry)
+// the schedule's state is made only when a write has failed: most never do, and there is one per task
+const persistEnd = <A>(write: Effect.Effect<A, StoreUnavailable>) =>
+  Effect.catchAll(write, () => Effect.retry(Effect.delay(write, "20 millis"), endRetry))
 
 /** Each item answers whether the store took it: `false` when its claim had been taken over. */
 const accepted = (items: ReadonlyArray<{ readonly id: string }>) => (refused: ReadonlyArray<string>) => {
