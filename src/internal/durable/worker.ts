@@ -8,7 +8,7 @@ import { Duration, Effect, Either, Exit, type Fiber, FiberSet, Queue, Schedule, 
 import { type StoreUnavailable, TaskFailed, type TaskFailure, UnknownTask } from "../../ExecutorError.js"
 import type * as TaskStore from "../../TaskStore.js"
 import { onceABurst } from "../keepRunning.js"
-import { logFailure, logRetry, outcomeOf, withAttempt } from "../run/attempt.js"
+import { annotateTask, logFailure, logRetry, outcomeOf, withAttempt } from "../run/attempt.js"
 import { freeSlots } from "../run/lanes.js"
 import { nextAttemptAt } from "../run/retryPolicy.js"
 import { taskMetrics } from "../taskMetrics.js"
@@ -85,7 +85,7 @@ export const startWorkers = (state: EngineState): Effect.Effect<void, never, Sco
       }).pipe(Effect.zipRight(Effect.logWarning(
         `task ${claimed.name}: the end of attempt ${claimed.attempts} was discarded, ` +
           "its claim had been taken over by another worker"
-      )))
+      ).pipe(annotateTask(claimed))))
 
     /** Runs one claimed attempt and writes its end; `ended` records the metrics just before. */
     const runClaimed = (
@@ -165,8 +165,11 @@ export const startWorkers = (state: EngineState): Effect.Effect<void, never, Sco
           yield* restore(finalFailure(outcome.error))
         })
       ).pipe(
-        Effect.annotateLogs({ "executor.task.id": claimed.id, "executor.task.name": claimed.name }),
-        Effect.catchAll((error: StoreUnavailable) => Effect.logWarning("could not record a task's end", error))
+        // the executor's own lines name the task (as on the memory level): the task's run is not
+        // wrapped in annotations of its own, which cost four copies of the fiber's refs per task
+        Effect.catchAll((error: StoreUnavailable) =>
+          Effect.logWarning("could not record a task's end", error).pipe(annotateTask(claimed))
+        )
       )
     }
 

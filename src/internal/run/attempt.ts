@@ -75,7 +75,8 @@ export const defectMessage = (cause: Cause.Cause<unknown>): string => {
   return message.length > 500 ? `${message.slice(0, 500)}…` : message
 }
 
-const annotated = (info: Pick<AttemptInfo, "id" | "name">) =>
+/** The executor's own log lines about a task carry its id and name. @internal */
+export const annotateTask = (info: Pick<AttemptInfo, "id" | "name">) =>
   Effect.annotateLogs({ "executor.task.id": info.id, "executor.task.name": info.name })
 
 /**
@@ -91,7 +92,7 @@ export const logRetry = (
   Effect.logWarning(
     `task ${info.name}: attempt ${info.attempt} failed; attempt ${info.attempt + 1} at ${new Date(nextAt).toISOString()}`,
     cause
-  ).pipe(annotated(info))
+  ).pipe(annotateTask(info))
 
 /**
  * Logs a task's final failure, at ERROR, with its cause.
@@ -105,7 +106,7 @@ export const logFailure = (
   Effect.logError(
     `task ${info.name} failed after ${info.attempt} attempt${info.attempt === 1 ? "" : "s"}`,
     cause
-  ).pipe(annotated(info))
+  ).pipe(annotateTask(info))
 
 /**
  * Logs a drain on shutdown, at INFO: what it waits for and for how long at most.
