@@ -256,6 +256,44 @@ const endToEndRound = async (synchronous: "FULL" | "NORMAL", n: number): Promise
   }
 }
 
+/** The SQLite fast runs' median, for the comparison with graphile-worker's fast mode on PostgreSQL. */
+let sqliteFastMedian: number | undefined
+
+/**
+ * As the PostgreSQL runs measure: `n` tasks enqueued first (`submitAll` in batches of 1,000, a
+ * layer with `runTasks: false`), then a layer that runs them (`concurrency` PG_CONCURRENCIES[0],
+ * `prefetch: 500`, synchronous=FULL) timed from its start until the last has run.
+ */
+const sqliteFastRound = async (n: number): Promise<{ readonly enqueuePerSecond: number; readonly perSecond: number }> => {
+  const db = tempDb()
+  try {
+    const enqueueMs = await Effect.runPromise(Effect.gen(function*() {
+      const start = performance.now()
+      for (let b = 0; b * 1_000 < n; b++) {
+        yield* DurableExecutor.submitAll(
+          Array.from({ length: Math.min(1_000, n - b * 1_000) }, (_, k) => Noop.make({ i: b * 1_000 + k }))
+        )
+      }
+      return performance.now() - start
+    }).pipe(Effect.provide(Executor.layerSqlite({ filename: db.file, tasks: [Noop], runTasks: false }))))
+    const runMs = await Effect.runPromise(Effect.gen(function*() {
+      counter.ran = 0
+      counter.target = n
+      counter.done = yield* Deferred.make<void>()
+      const start = performance.now()
+      yield* Layer.build(
+        Executor.layerSqlite({ filename: db.file, tasks: [Noop], concurrency: PG_CONCURRENCIES[0]!, prefetch: 500 })
+      )
+      yield* Deferred.await(counter.done)
+      return performance.now() - start
+    }).pipe(Effect.scoped))
+    counter.done = undefined
+    return { enqueuePerSecond: (n / enqueueMs) * 1000, perSecond: (n / runMs) * 1000 }
+  } finally {
+    db.remove()
+  }
+}
+
 const sqliteBench = async (summary: Array<string>) => {
   console.log(
     `\n## SQLite: ${SUBMITTERS} submitters; group commit ${fmt(TASKS)} submits, one transaction per submit ` +
@@ -293,6 +331,15 @@ const sqliteBench = async (summary: Array<string>) => {
       if (r.succeededRows !== TASKS) console.log(`  CHECK FAILED: ${r.succeededRows} of ${TASKS} rows succeeded`)
     }
   }
+  const fast: Array<{ readonly enqueuePerSecond: number; readonly perSecond: number }> = []
+  for (let round = 1; round <= ROUNDS; round++) {
+    fast.push(await sqliteFastRound(PG_TASKS))
+    console.log(
+      `round ${round}: fast: ${fmt(PG_TASKS)} pre-enqueued tasks run at ${fmt(fast.at(-1)!.perSecond)} tasks/s ` +
+        `(submitAll ${fmt(fast.at(-1)!.enqueuePerSecond)}/s); load ${load()}`
+    )
+  }
+  sqliteFastMedian = median(fast.map((r) => r.perSecond))
   const d = median(disk)
   const g = median(group)
   const s = median(single)
@@ -309,7 +356,10 @@ const sqliteBench = async (summary: Array<string>) => {
     `| sqlite: end to end, synchronous=FULL | median ${fmt(fe)} tasks/s (${full.map((r) => fmt(r.perSecond)).join(" / ")}) | ` +
       `target >= 5,000: ${verdict(fe, 5_000)} |`,
     `| sqlite: end to end, synchronous=NORMAL | median ${fmt(ne)} tasks/s (${normal.map((r) => fmt(r.perSecond)).join(" / ")}) | ` +
-      `FULL/NORMAL ${ratio(fe / ne)} |`
+      `FULL/NORMAL ${ratio(fe / ne)} |`,
+    `| sqlite fast: ${fmt(PG_TASKS)} pre-enqueued tasks, 1 process x ${PG_CONCURRENCIES[0]}, prefetch 500, FULL | ` +
+      `median ${fmt(sqliteFastMedian)} tasks/s (${fast.map((r) => fmt(r.perSecond)).join(" / ")}); ` +
+      `submitAll ${fmt(median(fast.map((r) => r.enqueuePerSecond)))}/s | see graphile-worker fast below |`
   )
 }
 
@@ -676,10 +726,14 @@ const pgBench = async (summary: Array<string>) => {
         const figures = `median ${fmt(m)} tasks/s (${rs.map((r) => fmt(r.perSecond)).join(" / ")})${partial}; ` +
           `enqueue ${fmt(median(rs.map((r) => r.enqueuePerSecond)))}/s`
         const fast = of("effect-executor-fast")
+        const sqliteTarget = lib === "graphile-worker-fast" && procs === 1 && sqliteFastMedian !== undefined
+          ? `; sqlite fast/this ${ratio(sqliteFastMedian / m)} (target >= 1.5: ${verdict(sqliteFastMedian / m, 1.5)})`
+          : ""
         const target = lib === "graphile-worker-fast" && fast.length > 0
           ? `; effect-executor fast/this ${ratio(median(fast.map((r) => r.perSecond)) / m)} (target >= 1, goal 1.5: ` +
             `${verdict(median(fast.map((r) => r.perSecond)) / m, 1)}); enqueue submitAll/addJobs ` +
-            `${ratio(median(fast.map((r) => r.enqueuePerSecond)) / median(rs.map((r) => r.enqueuePerSecond)))} (target >= 1)`
+            `${ratio(median(fast.map((r) => r.enqueuePerSecond)) / median(rs.map((r) => r.enqueuePerSecond)))} (target >= 1)` +
+            sqliteTarget
           : ""
         summary.push(
           lib === "effect-executor"

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import type { Cause } from "effect"
 import { Duration, Effect, Either, Exit, type Fiber, FiberSet, Queue, Schedule, type Scope, Schema, Stream, Tracer } from "effect"
 import { type StoreUnavailable, TaskFailed, type TaskFailure, UnknownTask } from "../../ExecutorError.js"
 import type * as TaskStore from "../../TaskStore.js"
@@ -117,25 +118,11 @@ export const startWorkers = (state: EngineState): Effect.Effect<void, never, Sco
       const attempt = withAttempt(task.run(payload.right) as Effect.Effect<unknown, unknown>, info)
       // The attempt's outcome is taken uninterruptibly; writing it is interruptible again (the
       // write may wait out a database restart), except after a stop, which must be recorded.
-      return Effect.uninterruptibleMask((restore) =>
+      type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+      /** A failed, interrupted or dead attempt: the retry policy, the stop's reason, the log. */
+      const notSucceeded = (cause: Cause.Cause<unknown>, restore: Restore) =>
         Effect.gen(function*() {
-          const exit = yield* Effect.exit(restore(attempt))
-          self.ending = true
-          if (Exit.isSuccess(exit)) {
-            const result = Schema.encodeUnknownEither(task.success as Schema.Schema<unknown, unknown>)(exit.value)
-            if (Either.isLeft(result)) {
-              return yield* restore(finalFailure(
-                new TaskFailed({ reason: "defect", detail: "the result does not encode with the task's success Schema" })
-              ))
-            }
-            yield* record("succeeded")
-            return yield* restore(
-              persistEnd(completeBatch({ ...ref, result: JSON.stringify(result.right ?? null) })).pipe(
-                Effect.flatMap(fenced(claimed))
-              )
-            )
-          }
-          const outcome = outcomeOf(exit.cause)
+          const outcome = outcomeOf(cause)
           if (outcome._tag === "Failed") {
             const error = outcome.error
             const stored = error instanceof TaskFailed
@@ -146,7 +133,7 @@ export const startWorkers = (state: EngineState): Effect.Effect<void, never, Sco
             const retryAt = task.retry === undefined
               ? undefined
               : yield* nextAttemptAt(task.retry, { attempt: claimed.attempts, since, now: at, error })
-            yield* retryAt === undefined ? logFailure(info, exit.cause) : logRetry(info, exit.cause, retryAt)
+            yield* retryAt === undefined ? logFailure(info, cause) : logRetry(info, cause, retryAt)
             yield* record(retryAt === undefined ? "failed" : "other")
             yield* restore(writeFailure(stored, retryAt, since))
             if (retryAt !== undefined) {
@@ -161,8 +148,28 @@ export const startWorkers = (state: EngineState): Effect.Effect<void, never, Sco
             else if (stop !== "lost") yield* persistAfterStop(store.requeue([ref], now()), stop)
             return
           }
-          yield* logFailure(info, exit.cause)
+          yield* logFailure(info, cause)
           yield* restore(finalFailure(outcome.error))
+        })
+      // The attempt's outcome is taken uninterruptibly; writing it is interruptible again (the
+      // write may wait out a database restart), except after a stop, which must be recorded.
+      // The success path is a plain flatMap: it is every task's, and a generator per task showed.
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Effect.exit(restore(attempt)), (exit): Effect.Effect<void, StoreUnavailable> => {
+          self.ending = true
+          if (Exit.isFailure(exit)) return notSucceeded(exit.cause, restore)
+          const result = Schema.encodeUnknownEither(task.success as Schema.Schema<unknown, unknown>)(exit.value)
+          if (Either.isLeft(result)) {
+            return restore(finalFailure(
+              new TaskFailed({ reason: "defect", detail: "the result does not encode with the task's success Schema" })
+            ))
+          }
+          ended("succeeded")
+          return restore(
+            persistEnd(completeBatch({ ...ref, result: JSON.stringify(result.right ?? null) })).pipe(
+              Effect.flatMap(fenced(claimed))
+            )
+          )
         })
       ).pipe(
         // the executor's own lines name the task (as on the memory level): the task's run is not
