@@ -110,13 +110,29 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
       )
     }
 
+    /** What every row of one submit (or one `submitAll`) shares: computed once, not once per row. */
+    interface Shared {
+      readonly held: boolean
+      readonly at: number
+      readonly traceParent: string | undefined
+      readonly session: string | undefined
+    }
+    const sharedOf = (context: Context.Context<never>, options: { readonly session?: string | undefined } | undefined, held: boolean): Shared => {
+      const span = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
+      return {
+        held,
+        at: now(),
+        traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
+        session: options?.session === undefined ? undefined : hashSession(config.sessionKey, options.session)
+      }
+    }
+
     /** A call's row, checked against the registered tasks and the lanes, or the refusal. */
     const rowOf = (
       call: Task.TaskCall.Any,
-      options: SubmitOptions | undefined,
-      context: Context.Context<never>,
-      held: boolean,
-      at: number
+      options: Omit<SubmitOptions, "idempotencyKey"> | undefined,
+      idempotencyKey: string | undefined,
+      { at, held, session, traceParent }: Shared
     ): TaskStore.NewTask | SubmitError => {
       const task = call.task
       if (!tasks.has(task.name)) return new UnknownTask({ name: task.name })
@@ -127,7 +143,6 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
       if (Either.isLeft(encoded)) {
         return new InvalidPayload({ task: task.name, reason: ParseResult.TreeFormatter.formatErrorSync(encoded.left) })
       }
-      const span = Option.getOrUndefined(Context.getOption(context, Tracer.ParentSpan))
       return {
         id: randomTaskId(),
         name: task.name,
@@ -137,11 +152,11 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
         runAt: at + delayMillis,
         delayMillis,
         state: held ? "held" : "queued",
-        idempotencyKey: options?.idempotencyKey,
+        idempotencyKey,
         owner: held ? owner : undefined,
         leaseExpiresAt: held ? at + state.leaseMillis : undefined,
-        traceParent: span === undefined ? undefined : `${span.traceId}:${span.spanId}`,
-        session: options?.session === undefined ? undefined : hashSession(config.sessionKey, options.session),
+        traceParent,
+        session,
         createdAt: at
       }
     }
@@ -197,7 +212,7 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
         if (state.closed) return Effect.fail(new ExecutorClosed())
         const context = fiber.currentContext
         const hold = options?.when === "now" ? undefined : openHoldOf(context)
-        const row = rowOf(call, options, context, hold !== undefined, now())
+        const row = rowOf(call, options, options?.idempotencyKey, sharedOf(context, options, hold !== undefined))
         if (!("id" in row)) return Effect.fail(row)
         if (inFlight >= MAX_IN_FLIGHT) {
           return Effect.fail(new ExecutorBusy({ maxBacklog: Math.min(MAX_IN_FLIGHT, config.maxBacklog) }))
@@ -224,12 +239,12 @@ export const makeSubmitter = (state: EngineState): Effect.Effect<Submitter, neve
         if (list.length === 0) return Effect.succeed([])
         const context = fiber.currentContext
         const hold = options?.when === "now" ? undefined : openHoldOf(context)
-        const at = now()
+        const shared = sharedOf(context, options, hold !== undefined)
         const keyOf = options?.idempotencyKey
         const rows: Array<TaskStore.NewTask> = []
         for (let i = 0; i < list.length; i++) {
           const call = list[i]!
-          const row = rowOf(call, { ...options, idempotencyKey: keyOf?.(call, i) }, context, hold !== undefined, at)
+          const row = rowOf(call, options, keyOf?.(call, i), shared)
           if (!("id" in row)) return Effect.fail(row)
           rows.push(row)
         }
