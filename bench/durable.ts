@@ -68,7 +68,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
+import { Deferred, Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -79,7 +79,8 @@ import { dirname, join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { DurableExecutor, Executor, Task } from "effect-executor"
+import { DurableExecutor, Executor } from "effect-executor"
+import { counter, Noop, submitNoopsInBatches } from "./noopTask.js"
 import { env, envList, fmt, killChildrenOnExit, median, ratio, revision, root, runMain, track, verdict } from "./harness.js"
 
 const TASKS = Math.round(env("BENCH_TASKS", 20_000))
@@ -112,18 +113,6 @@ const load = () => loadavg()[0]!.toFixed(2)
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const hex = () => randomBytes(4).toString("hex")
 
-/**
- * The no-op task. It counts its runs so the SQLite end-to-end benchmark can stop the clock when the
- * last one has run; in worker processes nothing waits on the count.
- */
-const counter = { ran: 0, target: 0, done: undefined as Deferred.Deferred<void> | undefined }
-const Noop = Task.make("Noop", {
-  payload: Schema.Struct({ i: Schema.Number }),
-  run: () =>
-    Effect.sync(() => {
-      if (++counter.ran === counter.target && counter.done !== undefined) Deferred.unsafeDone(counter.done, Effect.void)
-    })
-})
 
 /** `submitters` fibers submit `n` tasks between them; returns milliseconds. */
 const submitAll = (n: number, submitters: number) =>
@@ -269,11 +258,7 @@ const sqliteFastRound = async (n: number): Promise<{ readonly enqueuePerSecond: 
   try {
     const enqueueMs = await Effect.runPromise(Effect.gen(function*() {
       const start = performance.now()
-      for (let b = 0; b * 1_000 < n; b++) {
-        yield* DurableExecutor.submitAll(
-          Array.from({ length: Math.min(1_000, n - b * 1_000) }, (_, k) => Noop.make({ i: b * 1_000 + k }))
-        )
-      }
+      yield* submitNoopsInBatches(n)
       return performance.now() - start
     }).pipe(Effect.provide(Executor.layerSqlite({ filename: db.file, tasks: [Noop], runTasks: false }))))
     const runMs = await Effect.runPromise(Effect.gen(function*() {

@@ -19,14 +19,15 @@
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
+import { Deferred, Effect, Layer, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
-import { DurableExecutor, Executor, PgStore, SqliteStore, Task, TaskStore } from "effect-executor"
+import { Executor, PgStore, SqliteStore, type Task, TaskStore } from "effect-executor"
 import { env, fmt, ratio, revision, runMain, verdict } from "./harness.js"
+import { counter, Noop, submitNoopsInBatches } from "./noopTask.js"
 
 const FILL = Math.round(env("BENCH_FILL", 1_000_000))
 const TASKS = Math.round(env("BENCH_TASKS", 20_000))
@@ -34,14 +35,6 @@ const CLAIMS = Math.round(env("BENCH_CLAIMS", 200))
 const ONLY = process.env.BENCH_ONLY ?? "all"
 const PG_URL = process.env.EFFECT_EXECUTOR_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
-const counter = { ran: 0, target: 0, done: undefined as Deferred.Deferred<void> | undefined }
-const Noop = Task.make("Noop", {
-  payload: Schema.Struct({ i: Schema.Number }),
-  run: () =>
-    Effect.sync(() => {
-      if (++counter.ran === counter.target && counter.done !== undefined) Deferred.unsafeDone(counter.done, Effect.void)
-    })
-})
 
 const percentile = (xs: ReadonlyArray<number>, p: number) => {
   const sorted = [...xs].sort((a, b) => a - b)
@@ -148,11 +141,7 @@ const measure = async (store: Store, fill: number): Promise<Figures> => {
     // the tables, the fill and the queue: a layer that does not run tasks
     await Effect.runPromise(Effect.gen(function*() {
       yield* place.fill(fill)
-      for (let b = 0; b * 1_000 < TASKS; b++) {
-        yield* DurableExecutor.submitAll(
-          Array.from({ length: Math.min(1_000, TASKS - b * 1_000) }, (_, k) => Noop.make({ i: b * 1_000 + k }))
-        )
-      }
+      yield* submitNoopsInBatches(TASKS)
     }).pipe(Effect.provide(Layer.merge(place.executor({ runTasks: false }), place.store))))
     const claims = await Effect.runPromise(
       Effect.forEach(Array.from({ length: CLAIMS }), () => place.claimOnce).pipe(Effect.provide(place.store))
