@@ -10,12 +10,8 @@
  *   return yield* HttpServerResponse.json({ task: TaskHandle.encode(handle) })
  * })
  *
- * HttpRouter.empty.pipe(
- *   HttpRouter.post("/signup", signup),
- *   AfterResponse.middleware,
- *   HttpServer.serve(),
- *   Layer.provide(Executor.layerMemory({ concurrency: 16 }))
- * )
+ * HttpRouter.empty.pipe(HttpRouter.post("/signup", signup), AfterResponse.middleware, HttpServer.serve(),
+ *   Layer.provide(Executor.layerMemory({ concurrency: 16 })))
  * ```
  *
  * @since 0.1.0
@@ -263,12 +259,8 @@ export interface DurableOptions<Tasks extends ReadonlyArray<Task.Task.Any>> exte
    */
   readonly runTasks?: boolean | undefined
   /**
-   * Tasks each queue claims ahead of its free slots, kept in this process until a slot frees, so
-   * that short tasks do not wait for a round trip to the store per batch (graphile-worker's
-   * `localQueue`). Claimed tasks are this process's: they show `Running` and are under its lease;
-   * a shutdown gives them back at once; after a crash they are taken over like running ones (their
-   * attempt counted); a task submitted meanwhile, of any priority, waits until the buffer is down
-   * to half. Default 0 (claim only for free slots).
+   * Tasks each queue claims ahead of its free slots (graphile-worker's `localQueue`). Default 0.
+   * What they trade (shown `Running`, taken over after a crash like running ones): README, layerSqlite.
    */
   readonly prefetch?: number | undefined
 }

@@ -21,29 +21,8 @@ import { RetryAt, taskEffect, timerEffect } from "./attempt.js"
 import { type Entry, entryOf, type Lane, makeLane, readyDefaultLane, readyLane } from "./entry.js"
 import { awaitEntry, statusOf } from "./info.js"
 import { TaskRegistry } from "./registry.js"
+import type { ForkOf, SupervisorConfig } from "./config.js"
 import { resolveSubmission } from "./submission.js"
-
-/** @internal */
-export interface SupervisorConfig {
-  readonly concurrency: number
-  readonly queues: Readonly<Record<string, { readonly concurrency: number }>>
-  readonly maxBacklog: number
-  readonly retention: Duration.Duration
-  readonly maxRetained: number
-  readonly drainTimeout: Duration.Duration
-  /** The key a submit's `session` is hashed with; only the hash is kept. */
-  readonly sessionKey: string
-}
-
-/**
- * Forks a fiber of an entry (its task, its timer) into the layer's FiberSet, with the submitter's
- * refs; `immediate`: it starts in place (see `makeSupervisor`).
- */
-export type ForkOf = (
-  entry: Entry,
-  effect: Effect.Effect<unknown, unknown>,
-  immediate: boolean
-) => Fiber.RuntimeFiber<unknown, unknown>
 
 /**
  * The in-memory supervisor: a registry of entries, one heap per queue, and counters. All of its

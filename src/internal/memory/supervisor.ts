@@ -1,10 +1,12 @@
 import type { FiberId, Scope } from "effect"
 import { Effect, FiberRef, FiberRefs, FiberSet, Runtime } from "effect"
 import { refsOf } from "./attempt.js"
-import { Supervisor, type SupervisorConfig } from "./engine.js"
+import type { SupervisorConfig } from "./config.js"
+import { Supervisor } from "./engine.js"
 import type { Entry } from "./entry.js"
 
-export { Supervisor, type SupervisorConfig } from "./engine.js"
+export type { SupervisorConfig } from "./config.js"
+export { Supervisor } from "./engine.js"
 
 /**
  * The memory supervisor of a layer: its tasks' fibers live in a FiberSet of the layer's scope,
